@@ -1,0 +1,171 @@
+"""Apply: carry out a plan's changes, serially, and record what succeeded in the state.
+
+Each change reads its value (if it writes one) from the run's resolver, encrypts it with the
+target's own key (in the client) and writes. After a target's writes, one list call reads
+back GitHub's ``updated_at`` for the state. A failing target never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Literal as Lit
+
+from provisioner import crypto
+from provisioner.desired import TargetRef
+from provisioner.errors import GitHubError, ProvisionError
+from provisioner.github.client import GitHubClient
+from provisioner.plan import Change, Plan, StateEntry, StateKey
+from provisioner.repos import RepoIndex
+from provisioner.secret import SecretValue
+from provisioner.sources import Resolver
+
+Result = Lit["ok", "failed", "not-attempted"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    change: Change
+    result: Result
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    outcomes: tuple[Outcome, ...]
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(o.result == "ok" for o in self.outcomes) and not self.interrupted
+
+    def count(self, result: Result) -> int:
+        return sum(1 for o in self.outcomes if o.result == result)
+
+
+class Applier:
+    """Writes one plan through one client; keeps the state mapping up to date as it goes."""
+
+    def __init__(
+        self,
+        client: GitHubClient,
+        resolver: Resolver,
+        index: RepoIndex,
+        state: dict[StateKey, StateEntry],
+        save_state: Callable[[dict[StateKey, StateEntry]], None],
+        on_change: Callable[[Outcome], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._resolver = resolver
+        self._index = index
+        self._state = state
+        self._save = save_state
+        self._on_change = on_change
+        self._login: str | None = None
+
+    def apply(self, plan: Plan) -> Report:
+        outcomes: list[Outcome] = []
+        for key in plan.forget:
+            self._state.pop(key, None)
+        interrupted = False
+        for target, group in groupby(plan.changes, key=lambda c: c.target):
+            changes = list(group)
+            if interrupted:
+                outcomes += [Outcome(c, "not-attempted") for c in changes]
+                continue
+            try:
+                outcomes += self._apply_target(target, changes)
+            except KeyboardInterrupt:
+                interrupted = True
+                done = {o.change for o in outcomes}
+                outcomes += [Outcome(c, "not-attempted") for c in changes if c not in done]
+        return Report(tuple(outcomes), interrupted)
+
+    def _record(self, outcome: Outcome, into: list[Outcome]) -> None:
+        into.append(outcome)
+        if self._on_change is not None:
+            self._on_change(outcome)
+
+    def _apply_target(self, target: TargetRef, changes: list[Change]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        written: dict[str, tuple[Change, str | None]] = {}
+        try:
+            for i, change in enumerate(changes):
+                try:
+                    fingerprint = self._write(change)
+                except GitHubError as e:
+                    # GitHub refused: later changes on this target would fail alike.
+                    self._record(Outcome(change, "failed", str(e)), outcomes)
+                    outcomes += [Outcome(c, "not-attempted") for c in changes[i + 1 :]]
+                    break
+                except ProvisionError as e:
+                    self._record(Outcome(change, "failed", str(e)), outcomes)
+                    continue
+                written[change.secret] = (change, fingerprint)
+                self._record(Outcome(change, "ok"), outcomes)
+        finally:
+            if written:
+                self._read_back(target, written)
+        return outcomes
+
+    def _check_user(self, target: TargetRef) -> None:
+        """User secrets belong to the token's user: refuse to write another user's."""
+        if self._login is None:
+            self._login = self._client.authenticated_login()
+        if self._login.lower() != target.name.lower():
+            raise GitHubError(
+                f"{target.label}: the token belongs to {self._login!r}; user secrets can only "
+                "be written for the authenticated user"
+            )
+
+    def _write(self, change: Change) -> str | None:
+        """Carry out one change; the new value's fingerprint when a value was written."""
+        target, name = change.target, change.secret
+        if target.scope == "user":
+            self._check_user(target)
+        if change.action == "delete":
+            self._client.delete_secret(target, name)
+            return None
+        desired = change.desired
+        assert desired is not None
+        ids = (
+            self._index.ids(target, change.repositories)
+            if change.repositories is not None
+            else None
+        )
+        if not change.writes_value:
+            assert ids is not None
+            self._client.set_repositories(target, name, ids)
+            return None
+        value: SecretValue = self._resolver.resolve(desired.value)
+        crypto.check_size(value, f"{target.label} {name}")
+        self._client.put_secret(target, name, value, change.visibility, ids)
+        return crypto.fingerprint(value)
+
+    def _read_back(self, target: TargetRef, written: dict[str, tuple[Change, str | None]]) -> None:
+        """One list call for GitHub's updated_at of what was written; then save the state."""
+        try:
+            listed = self._client.list_secrets(target)
+        except GitHubError:
+            listed = {}
+        for name, (change, fingerprint) in written.items():
+            key = (target, name)
+            observed = listed.get(name)
+            previous = self._state.get(key)
+            if change.action == "delete":
+                self._state.pop(key, None)
+            elif observed is None:
+                # Written but not read back: forget it, so the next plan rewrites it.
+                self._state.pop(key, None)
+            elif fingerprint is not None:
+                self._state[key] = StateEntry(fingerprint, observed.updated_at, change.registry)
+            elif previous is not None:
+                self._state[key] = StateEntry(
+                    previous.fingerprint, observed.updated_at, change.registry
+                )
+        self._save(self._state)
+
+
+def failed_targets(report: Report) -> Iterable[TargetRef]:
+    return sorted({o.change.target for o in report.outcomes if o.result == "failed"})

@@ -1,0 +1,1 @@
+"""One module per command family; each is a plain function returning an exit code."""

@@ -1,0 +1,123 @@
+"""``provision plan`` and ``provision apply``: compute the plan, render it, maybe apply it."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from provisioner import engine, output, render, state
+from provisioner.apply import Applier, Outcome
+from provisioner.config import load_config
+from provisioner.desired import Selection
+from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from provisioner.factory import make_client, make_resolver, state_path
+from provisioner.plan import Plan
+
+
+@dataclass
+class Options:
+    config: Path
+    json: bool = False
+    targets: list[str] = field(default_factory=list)
+    registries: list[str] = field(default_factory=list)
+    state: Path | None = None
+    api_url: str | None = None
+    verbose: bool = False
+    prune: bool = False
+    write_interval: float = 1.0
+
+
+def _run(options: Options) -> tuple[engine.Run, Path]:
+    config = load_config(options.config)
+    selection = Selection.of(options.targets, options.registries)
+    selection.check(config)
+    if not options.json:
+        for warning in config.warnings:
+            output.warn(warning)
+    path = state_path(options.config, options.state)
+    client = make_client(
+        config, options.api_url, write_interval=options.write_interval, verbose=options.verbose
+    )
+    run = engine.Run(
+        config=config,
+        client=client,
+        resolver=make_resolver(config),
+        state=state.load(path),
+        selection=selection,
+    )
+    return run, path
+
+
+def _report_failed_targets(plan: Plan) -> None:
+    for target, message in plan.failed_targets:
+        output.error(message if message.startswith(target.label) else f"{target.label}: {message}")
+
+
+def plan(options: Options, *, detailed_exitcode: bool = False) -> int:
+    """Compute and render; write nothing anywhere."""
+    run, _ = _run(options)
+    result = engine.make_plan(run, prune=options.prune)
+    if options.json:
+        render.write_json(render.plan_data(result), sys.stdout)
+    else:
+        render.write_plan(result, sys.stdout)
+    _report_failed_targets(result)
+    if result.failed_targets:
+        return EXIT_ERROR
+    return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
+
+
+def _confirm() -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError("apply needs --yes when standard input is not a terminal")
+    sys.stderr.write("\nApply these changes? Only 'yes' will be accepted: ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip() == "yes"
+
+
+def apply(options: Options, *, yes: bool = False, force_rotate: bool = False) -> int:
+    """Plan, show, confirm, write serially, record state, report."""
+    if not yes and not sys.stdin.isatty():
+        raise UsageError("apply needs --yes when standard input is not a terminal")
+    run, path = _run(options)
+    with state.locked(path):
+        run.state = state.load(path)
+        result = engine.make_plan(run, prune=options.prune, force_rotate=force_rotate)
+        if not options.json:
+            render.write_plan(result, sys.stdout)
+        _report_failed_targets(result)
+        if not result.has_changes:
+            if result.forget:
+                for key in result.forget:
+                    run.state.pop(key, None)
+                state.save(path, run.state)
+            if options.json:
+                render.write_json(render.plan_data(result), sys.stdout)
+            return EXIT_ERROR if result.failed_targets else EXIT_OK
+        if not yes and not _confirm():
+            output.info("Apply cancelled.")
+            return EXIT_ERROR
+
+        def progress(outcome: Outcome) -> None:
+            if options.verbose:
+                c = outcome.change
+                output.info(f"{outcome.result}: {c.action} {c.target.label} {c.secret}")
+
+        applier = Applier(
+            run.client,
+            run.resolver,
+            run.repo_index(),
+            run.state,
+            lambda entries: state.save(path, entries),
+            on_change=progress,
+        )
+        report = applier.apply(result)
+    if options.json:
+        render.write_json(render.plan_data(result, report), sys.stdout)
+    else:
+        sys.stdout.write("\n")
+        render.write_report(report, sys.stdout)
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok and not result.failed_targets else EXIT_ERROR

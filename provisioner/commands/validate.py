@@ -1,0 +1,51 @@
+"""``provision validate`` and ``provision schema``: offline, no source is read."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from provisioner import desired, output
+from provisioner.config import load_config
+from provisioner.errors import EXIT_OK, ConfigError
+from provisioner.render import write_json
+
+
+def run(path: Path, *, json_output: bool = False) -> int:
+    """Check the config; print every problem at once (``file:line:column: message``)."""
+    try:
+        config = load_config(path)
+    except ConfigError as e:
+        if not json_output:
+            raise
+        write_json({"valid": False, "errors": e.problems, "warnings": []}, sys.stdout)
+        return e.exit_code
+    secrets = desired.build(config)
+    if json_output:
+        write_json(
+            {
+                "valid": True,
+                "errors": [],
+                "warnings": list(config.warnings),
+                "registries": len(config.registries),
+                "targets": len(config.targets),
+                "secrets": len(secrets),
+            },
+            sys.stdout,
+        )
+        return EXIT_OK
+    for warning in config.warnings:
+        output.warn(warning)
+    sys.stdout.write(
+        f"{path}: valid ({len(config.registries)} registries, {len(config.targets)} targets, "
+        f"{len(secrets)} secrets)\n"
+    )
+    return EXIT_OK
+
+
+def print_schema() -> int:
+    from provisioner.config.schema import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    return EXIT_OK

@@ -1,0 +1,218 @@
+"""The semantic rules of DESIGN.md section 3, over what validated field by field.
+
+Pure functions: models in, :class:`Finding` values out. Each finding names the YAML path
+it is about; the loader turns paths into ``line:column``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+from provisioner import naming
+from provisioner.config.model import (
+    Literal,
+    OrgTarget,
+    Registry,
+    Target,
+    Value,
+)
+
+YamlPath = tuple[str | int, ...]
+
+# awslabs/amazon-ecr-credential-helper ecr-login/api/client.go `ecrPattern`, pinned
+# (reference/registries-ecr.md 2.4). Always used with fullmatch: `$` alone would accept "\n".
+ECR_HOST_PATTERN: Final = (
+    r"^(\d{12})\.dkr[\.\-]ecr(\-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)\."
+    r"(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|"
+    r"c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$"
+)
+_ECR_HOST_RE: Final = re.compile(ECR_HOST_PATTERN, re.ASCII)
+ECR_TOKEN_LIFE: Final = timedelta(hours=12)
+GITHUB_PACKAGE_HOSTS: Final = frozenset({"ghcr.io", "npm.pkg.github.com"})
+_CREDENTIALS: Final = ("server", "username", "password")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem (or warning) about the node at ``path``; ``at_key``: point at its key."""
+
+    path: YamlPath
+    message: str
+    warning: bool = False
+    at_key: bool = False
+    related: YamlPath | None = None
+
+
+def is_private_ecr_host(server: str) -> bool:
+    """True for a private ECR registry host, with an optional ``https://`` and trailing ``/``."""
+    host = server.removeprefix("https://").removesuffix("/")
+    return _ECR_HOST_RE.fullmatch(host) is not None
+
+
+def server_host(server: str) -> str:
+    """The lower-cased host of a server value: ``https://ghcr.io/`` -> ``ghcr.io``."""
+    rest = server.split("://", 1)[-1]
+    return rest.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()
+
+
+def check(
+    registries: Mapping[str, Registry],
+    targets: Sequence[tuple[int, Target]],
+    all_ids: Collection[str],
+) -> list[Finding]:
+    """Every rule over the valid registries and targets; ``all_ids`` holds every ID written."""
+    findings = list(_check_ids(all_ids))
+    for registry in registries.values():
+        findings.extend(_check_registry(registry))
+    for index, target in targets:
+        findings.extend(_check_target(index, target))
+    findings.extend(_check_secret_names(targets, all_ids))
+    return findings
+
+
+def _check_ids(all_ids: Collection[str]) -> Iterator[Finding]:
+    seen: dict[str, str] = {}
+    for registry_id in all_ids:
+        path: YamlPath = ("registries", registry_id)
+        problem = naming.id_problem(registry_id) if registry_id else "a registry ID is empty"
+        if problem:
+            yield Finding(path, f"invalid registry ID: {problem}", at_key=True)
+        first = seen.setdefault(registry_id.upper(), registry_id)
+        if first != registry_id:
+            yield Finding(
+                path,
+                f"registry IDs {first!r} and {registry_id!r} differ only in case: both would "
+                f"write the {registry_id.upper()}_CONTAINER_REGISTRY_* secrets",
+                at_key=True,
+                related=("registries", first),
+            )
+
+
+def _literal(value: Value | None) -> str | None:
+    return value.value if isinstance(value, Literal) else None
+
+
+def _check_registry(registry: Registry) -> Iterator[Finding]:
+    path: YamlPath = ("registries", registry.id)
+    ecr = registry.ecr
+    if ecr is not None and ecr.mode == "token":
+        for field in _CREDENTIALS:
+            if getattr(registry, field) is not None:
+                yield Finding(
+                    (*path, field),
+                    f"'{field}' is not allowed with ecr.mode: token (server, username and "
+                    "password come from AWS GetAuthorizationToken)",
+                    at_key=True,
+                )
+        if registry.rotate_after is not None:
+            yield Finding(
+                (*path, "rotate_after"),
+                "for ecr.mode: token, set rotate_after under 'ecr:' (default 6h)",
+                at_key=True,
+            )
+        if ecr.rotate_after is not None and ecr.rotate_after >= ECR_TOKEN_LIFE:
+            yield Finding(
+                (*path, "ecr", "rotate_after"),
+                "must be shorter than 12h, the life of an ECR token (default 6h)",
+            )
+        return
+    for field in _CREDENTIALS:
+        if getattr(registry, field) is None:
+            yield Finding(path, f"missing required key '{field}'")
+    if _literal(registry.password) is not None:
+        yield Finding(
+            (*path, "password"),
+            "a password can never be a literal: use a value source such as {env: NAME}, "
+            "{file: PATH}, {command: [...]}, {aws_secretsmanager: ID} or {aws_ssm: NAME}",
+        )
+    server = _literal(registry.server)
+    if ecr is not None:
+        yield from _check_swap(path, registry, server)
+    elif server is not None and server_host(server) in GITHUB_PACKAGE_HOSTS:
+        yield Finding(
+            (*path, "server"),
+            f"{server_host(server)} needs no secret for packages of the same repository or "
+            "organization: grant the repository access in the package settings "
+            "(package-level access); secrets are only needed for other packages",
+            warning=True,
+        )
+
+
+def _check_swap(path: YamlPath, registry: Registry, server: str | None) -> Iterator[Finding]:
+    assert registry.ecr is not None
+    if registry.ecr.rotate_after is not None:
+        yield Finding(
+            (*path, "ecr", "rotate_after"),
+            "ecr.rotate_after applies to mode: token only (a swap key pair does not expire); "
+            "use the registry's own rotate_after",
+            at_key=True,
+        )
+    if server is not None and not is_private_ecr_host(server):
+        yield Finding(
+            (*path, "server"),
+            f"{server!r} is not a private ECR registry host: ecr.mode: swap needs "
+            "<account>.dkr.ecr.<region>.amazonaws.com (or its FIPS, dual-stack or China form)",
+        )
+    username = _literal(registry.username)
+    if username is not None and username.startswith("ASIA"):
+        yield Finding(
+            (*path, "username"),
+            "this access key ID starts with 'ASIA': temporary credentials expire and GitHub's "
+            "credential swap has no session token; use a long-lived IAM user key (AKIA...)",
+            warning=True,
+        )
+
+
+def _check_target(index: int, target: Target) -> Iterator[Finding]:
+    path: YamlPath = ("targets", index)
+    if not isinstance(target, OrgTarget):
+        return
+    if target.visibility != "selected" and target.repositories:
+        yield Finding(
+            (*path, "repositories"),
+            f"'repositories' is only allowed with visibility: selected "
+            f"(this target has visibility: {target.visibility})",
+            at_key=True,
+        )
+    if target.visibility == "selected" and not target.repositories:
+        yield Finding(
+            (*path, "visibility"),
+            "visibility: selected needs 'repositories' (names in the org, or globs)",
+        )
+
+
+def _check_secret_names(
+    targets: Sequence[tuple[int, Target]], all_ids: Collection[str]
+) -> Iterator[Finding]:
+    known = set(all_ids)
+    first: dict[tuple[str, str, str], YamlPath] = {}
+    for index, target in targets:
+        identity = (target.scope, target.name.lower())
+        for position, ref in enumerate(target.registries):
+            path: YamlPath = ("targets", index, "registries", position)
+            if ref not in known:
+                yield Finding(path, f"unknown registry {ref!r}{_suggest(ref, known)}")
+                continue
+            earlier = first.setdefault((*identity, ref.upper()), path)
+            if earlier == path:
+                continue
+            where = "on this target" if earlier[1] == index else f"on {target.label} again"
+            yield Finding(
+                path,
+                f"the same secret name twice on one target: {ref.upper()}_CONTAINER_REGISTRY_* "
+                f"(registry {ref!r}) {where}",
+                related=earlier,
+            )
+
+
+def _suggest(word: str, choices: Collection[str]) -> str:
+    folded = {choice.lower(): choice for choice in choices}
+    if word.lower() in folded:
+        return f" (did you mean {folded[word.lower()]!r}? IDs are case-sensitive here)"
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,49 @@
+"""``json_schema()``: the JSON Schema of the config file, for editors (yaml-language-server).
+
+Generated from the same models the loader validates with; the document model below only
+adds the top level (the registries map keyed by ID, the targets list).
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from provisioner.config.model import (
+    GitHubSettings,
+    OrgTarget,
+    RegistrySpec,
+    RepositoryTarget,
+    UserTarget,
+)
+
+# naming.id_problem in schema form: letters, digits, '_', no leading digit, and the secret
+# names (<ID>_CONTAINER_REGISTRY_...) must not start with GITHUB_.
+ID_PATTERN: Final = r"^(?![Gg][Ii][Tt][Hh][Uu][Bb](?:_|$))[A-Za-z_][A-Za-z0-9_]*$"
+SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
+
+
+class _Document(BaseModel):
+    """A provisioner configuration file (DESIGN.md section 3)."""
+
+    model_config = ConfigDict(
+        extra="forbid", title="provisioner configuration", regex_engine="python-re"
+    )
+    version: typing.Literal[1]
+    github: GitHubSettings = GitHubSettings()
+    registries: dict[Annotated[str, StringConstraints(pattern=ID_PATTERN)], RegistrySpec] = Field(
+        min_length=1
+    )
+    targets: list[OrgTarget | RepositoryTarget | UserTarget] = Field(min_length=1)
+
+
+def json_schema() -> dict[str, Any]:
+    """The config file's JSON Schema (draft 2020-12)."""
+    schema = _Document.model_json_schema(mode="validation")
+    registries = schema["properties"]["registries"]
+    ((pattern, spec),) = registries.pop("patternProperties").items()
+    registries["propertyNames"] = {"pattern": pattern}
+    registries["additionalProperties"] = spec
+    return {"$schema": SCHEMA_DIALECT, **schema}

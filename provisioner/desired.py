@@ -1,0 +1,152 @@
+"""Config -> desired secrets: every (target, secret name) the config asks for.
+
+Pure: no network, no source is read here (values stay as config :data:`Value` objects).
+Repository *patterns* are kept as written; :mod:`provisioner.repos` resolves them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal as Lit
+from typing import cast
+
+from provisioner.config import Config, OrgTarget, Registry, RepositoryTarget, Target, UserTarget
+from provisioner.errors import UsageError
+from provisioner.naming import SUFFIXES, secret_name
+from provisioner.sources import EcrTokenPart
+
+Scope = Lit["org", "repository", "user"]
+SCOPES: tuple[Scope, ...] = ("org", "repository", "user")
+
+
+@dataclass(frozen=True, order=True)
+class TargetRef:
+    """Where secrets live: an organization, a repository (``owner/name``) or the user."""
+
+    scope: Scope
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.scope}:{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> TargetRef:
+        """``org:octo-org`` / ``repository:octo-org/api`` / ``user:octocat`` (the --target flag)."""
+        scope, sep, name = text.partition(":")
+        if not sep or scope not in SCOPES or not name:
+            raise UsageError(
+                f"--target {text!r}: expected SCOPE:NAME with SCOPE one of org, repository, user"
+            )
+        if scope == "repository" and name.count("/") != 1:
+            raise UsageError(f"--target {text!r}: a repository is named owner/name")
+        return cls(scope, name)
+
+    @classmethod
+    def of(cls, target: Target) -> TargetRef:
+        return cls(cast(Scope, target.scope), target.name)
+
+
+@dataclass(frozen=True)
+class Access:
+    """The access policy of an org or user secret. Repository secrets have none.
+
+    ``patterns`` are the repositories as written in the config (names, ``owner/name`` or
+    globs); None means no repository list (org visibility ``all`` or ``private``).
+    """
+
+    visibility: str | None = None
+    patterns: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DesiredSecret:
+    """One secret the config wants on one target; the value is still unresolved."""
+
+    target: TargetRef
+    name: str
+    registry: str
+    part: str
+    value: object
+    access: Access
+    rotate_after: timedelta | None
+    repositories: tuple[str, ...] | None = None
+    """The access policy's repositories as ``owner/name``, once resolved (None: no list)."""
+
+    @property
+    def key(self) -> tuple[TargetRef, str]:
+        return (self.target, self.name)
+
+
+def _access(target: Target) -> Access:
+    if isinstance(target, OrgTarget):
+        patterns = tuple(target.repositories) if target.visibility == "selected" else None
+        return Access(visibility=target.visibility, patterns=patterns)
+    if isinstance(target, UserTarget):
+        return Access(visibility=None, patterns=tuple(target.repositories))
+    assert isinstance(target, RepositoryTarget)
+    return Access()
+
+
+def registry_values(registry: Registry) -> dict[str, object]:
+    """The config value of each secret part of a registry (ECR token parts come from AWS)."""
+    if registry.is_ecr_token and registry.ecr is not None:
+        ecr = registry.ecr
+        return {part: EcrTokenPart(ecr.region, ecr.registry_id, part) for part in SUFFIXES}
+    return {"SERVER": registry.server, "USER": registry.username, "PASSWORD": registry.password}
+
+
+def build(config: Config) -> list[DesiredSecret]:
+    """Every secret the whole config asks for, in config order."""
+    desired: list[DesiredSecret] = []
+    for target in config.targets:
+        ref = TargetRef.of(target)
+        access = _access(target)
+        for registry_id in target.registries:
+            registry = config.registries[registry_id]
+            values = registry_values(registry)
+            for part in SUFFIXES:
+                rotate = registry.rotation_period if part == "PASSWORD" else None
+                desired.append(
+                    DesiredSecret(
+                        target=ref,
+                        name=secret_name(registry_id, part),
+                        registry=registry_id,
+                        part=part,
+                        value=values[part],
+                        access=access,
+                        rotate_after=rotate,
+                    )
+                )
+    return desired
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The --target and --registry filters; empty means everything."""
+
+    targets: frozenset[TargetRef] = frozenset()
+    registries: frozenset[str] = frozenset()
+
+    def wants_target(self, target: TargetRef) -> bool:
+        return not self.targets or target in self.targets
+
+    def wants_registry(self, registry_id: str | None) -> bool:
+        if not self.registries:
+            return True
+        return registry_id is not None and registry_id.upper() in self.registries
+
+    def check(self, config: Config) -> None:
+        """Refuse filters that name nothing in the config (a typo must not plan nothing)."""
+        known_ids = {r.upper() for r in config.registries}
+        for registry_id in sorted(self.registries - known_ids):
+            raise UsageError(f"--registry {registry_id}: no such registry in {config.path}")
+
+    @classmethod
+    def of(cls, targets: Iterable[str], registries: Iterable[str]) -> Selection:
+        return cls(
+            targets=frozenset(TargetRef.parse(t) for t in targets),
+            registries=frozenset(r.upper() for r in registries),
+        )

@@ -1,0 +1,38 @@
+"""The one place that builds a run's real collaborators (tests replace or configure it)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from provisioner import output, state
+from provisioner.config import Config
+from provisioner.github.auth import api_url, credentials
+from provisioner.github.client import GitHubClient
+from provisioner.sources import Resolver
+
+
+def make_client(
+    config: Config,
+    flag_url: str | None,
+    *,
+    write_interval: float = 1.0,
+    verbose: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> GitHubClient:
+    env = os.environ if environ is None else environ
+    url = api_url(flag_url, config.github.api_url, env)
+    logger: Callable[[str], None] | None = output.info if verbose else None
+    return GitHubClient(credentials(env, url), url, write_interval=write_interval, logger=logger)
+
+
+def make_resolver(config: Config, environ: Mapping[str, str] | None = None) -> Resolver:
+    return Resolver(config.base_dir, environ)
+
+
+def state_path(
+    config_path: Path, flag: Path | None, environ: Mapping[str, str] | None = None
+) -> Path:
+    env = os.environ if environ is None else environ
+    return flag.expanduser() if flag is not None else state.default_path(config_path, env)

@@ -1,0 +1,92 @@
+"""Where the GitHub token and API URL come from (DESIGN.md section 6). Never a CLI argument."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+from provisioner.errors import ProvisionError
+
+if TYPE_CHECKING:
+    from github.Auth import Auth
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+def api_url(flag: str | None, config_url: str | None, environ: Mapping[str, str]) -> str:
+    """``--api-url`` > config ``github.api_url`` > ``GITHUB_API_URL`` > api.github.com."""
+    url = flag or config_url or environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ProvisionError(f"API URL {url!r} is not an http(s) URL")
+    if parsed.path.rstrip("/").endswith("/api/v3"):
+        raise ProvisionError(
+            f"API URL {url!r} looks like GitHub Enterprise Server, which has no Codespaces; "
+            "use api.github.com or https://api.SUBDOMAIN.ghe.com"
+        )
+    return url.rstrip("/")
+
+
+def _gh_token(api_host: str) -> str | None:
+    gh = shutil.which("gh")
+    if gh is None:
+        return None
+    argv = [gh, "auth", "token"]
+    if api_host not in ("api.github.com", "github.com"):
+        argv += ["--hostname", api_host.removeprefix("api.")]
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    token = done.stdout.strip()
+    return token if done.returncode == 0 and token else None
+
+
+def credentials(environ: Mapping[str, str], url: str) -> Auth:
+    """A PyGithub ``Auth``: GH_TOKEN, GITHUB_TOKEN, a GitHub App installation, or ``gh``."""
+    from github import Auth
+
+    for name in ("GH_TOKEN", "GITHUB_TOKEN"):
+        token = environ.get(name, "").strip()
+        if token:
+            return Auth.Token(token)
+    app_id = environ.get("GITHUB_APP_ID", "").strip()
+    if app_id:
+        return _app_auth(environ, app_id)
+    gh_token = _gh_token(urlparse(url).hostname or "")
+    if gh_token:
+        return Auth.Token(gh_token)
+    raise ProvisionError(
+        "no GitHub credentials: set GH_TOKEN or GITHUB_TOKEN, or GITHUB_APP_ID with "
+        "GITHUB_APP_PRIVATE_KEY(_FILE) and GITHUB_APP_INSTALLATION_ID, "
+        "or log in with 'gh auth login'"
+    )
+
+
+def _app_auth(environ: Mapping[str, str], app_id: str) -> Auth:
+    from github import Auth
+
+    key = environ.get("GITHUB_APP_PRIVATE_KEY", "")
+    key_file = environ.get("GITHUB_APP_PRIVATE_KEY_FILE", "")
+    if not key and key_file:
+        try:
+            key = Path(key_file).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ProvisionError(
+                f"GITHUB_APP_PRIVATE_KEY_FILE {key_file}: cannot read: {e}"
+            ) from None
+    if not key:
+        raise ProvisionError(
+            "GITHUB_APP_ID is set but neither GITHUB_APP_PRIVATE_KEY nor "
+            "GITHUB_APP_PRIVATE_KEY_FILE is"
+        )
+    installation = environ.get("GITHUB_APP_INSTALLATION_ID", "").strip()
+    if not installation.isdigit():
+        raise ProvisionError("GITHUB_APP_ID is set but GITHUB_APP_INSTALLATION_ID is not a number")
+    return Auth.AppAuth(app_id, key).get_installation_auth(int(installation))

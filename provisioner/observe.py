@@ -1,0 +1,67 @@
+"""Observe: what GitHub holds for each target, read in parallel (bounded), never written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from provisioner.desired import DesiredSecret, TargetRef
+from provisioner.errors import GitHubError
+from provisioner.github.client import GitHubClient
+from provisioner.plan import ObservedSecret, ObservedTarget
+from provisioner.repos import RepoIndex
+
+MAX_WORKERS = 6
+"""GitHub allows 100 concurrent requests; stay far below (reads only, writes are serial)."""
+
+
+def _needs_repositories(d: DesiredSecret, o: ObservedSecret) -> bool:
+    if d.target.scope == "user":
+        return True
+    return d.target.scope == "org" and d.access.visibility == "selected" == o.visibility
+
+
+def observe_target(
+    client: GitHubClient, index: RepoIndex, target: TargetRef, desired: Sequence[DesiredSecret]
+) -> ObservedTarget:
+    """One paged list, plus the selected repositories of each managed org/user secret."""
+    try:
+        secrets = client.list_secrets(target)
+        for d in desired:
+            o = secrets.get(d.name)
+            if o is None or not _needs_repositories(d, o):
+                continue
+            repos = client.selected_repositories(target, d.name)
+            index.learn(repos)
+            secrets[d.name] = replace(o, repositories=tuple(sorted(r.full_name for r in repos)))
+    except GitHubError as e:
+        return ObservedTarget(target=target, error=str(e))
+    return ObservedTarget(target=target, secrets=secrets)
+
+
+def observe(
+    client: GitHubClient,
+    index: RepoIndex,
+    targets: Sequence[TargetRef],
+    desired: Sequence[DesiredSecret],
+    workers: int | None = None,
+    on_done: Callable[[TargetRef], None] | None = None,
+) -> dict[TargetRef, ObservedTarget]:
+    """Every target's secrets; a target that fails carries its error instead."""
+
+    by_target: dict[TargetRef, list[DesiredSecret]] = {}
+    for d in desired:
+        by_target.setdefault(d.target, []).append(d)
+
+    def one(target: TargetRef) -> ObservedTarget:
+        result = observe_target(client, index, target, by_target.get(target, []))
+        if on_done is not None:
+            on_done(target)
+        return result
+
+    workers = MAX_WORKERS if workers is None else workers
+    if len(targets) <= 1 or workers <= 1:
+        return {t: one(t) for t in targets}
+    with ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
+        return dict(zip(targets, pool.map(one, targets), strict=True))

@@ -1,0 +1,51 @@
+"""All user-facing output goes through here: the product on stdout, logs on stderr.
+
+Tests capture it by passing their own streams; nothing else in the package prints.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import TextIO
+
+from provisioner.secret import SecretValue
+
+
+def error(message: str, stream: TextIO | None = None) -> None:
+    """One error line per problem, on stderr."""
+    out = stream or sys.stderr
+    for line in message.splitlines() or [message]:
+        out.write(
+            f"error: {line}\n" if not line.startswith(("error:", "warning:")) else line + "\n"
+        )
+    out.flush()
+
+
+def warn(message: str, stream: TextIO | None = None) -> None:
+    out = stream or sys.stderr
+    out.write(message if message.startswith("warning") else f"warning: {message}")
+    out.write("\n")
+    out.flush()
+
+
+def info(message: str, stream: TextIO | None = None) -> None:
+    """Progress and logs: stderr, so stdout stays the product."""
+    out = stream or sys.stderr
+    out.write(message + "\n")
+    out.flush()
+
+
+def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return env.get("GITHUB_ACTIONS") == "true"
+
+
+def mask(value: SecretValue, stream: TextIO | None = None) -> None:
+    """Ask GitHub Actions to mask ``value`` in the job log (each line on its own)."""
+    out = stream or sys.stdout
+    for line in value.reveal().splitlines():
+        if line.strip():
+            out.write(f"::add-mask::{line}\n")
+    out.flush()

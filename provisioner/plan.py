@@ -1,0 +1,252 @@
+"""The plan: a pure diff of desired secrets against what GitHub has and what state recorded.
+
+``diff`` takes plain values (desired, observed, state, now) and one callable that tells
+whether a desired value still matches its state fingerprint (called only when the plan
+needs to know, so sources are read lazily). No clock, no network, no environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal as Lit
+
+from provisioner.desired import DesiredSecret, Selection, TargetRef
+from provisioner.naming import parse_registry_secret
+
+Action = Lit["create", "update", "delete"]
+REASONS = (
+    "missing",
+    "rotation-due",
+    "value-changed",
+    "drift",
+    "value-unknown",
+    "visibility-changed",
+    "repositories-changed",
+    "not-desired",
+    "prune",
+)
+POLICY_ONLY = frozenset({"repositories-changed"})
+
+
+@dataclass(frozen=True)
+class ObservedSecret:
+    """A secret as GitHub lists it (names upper-case, repositories as ``owner/name``)."""
+
+    name: str
+    updated_at: datetime
+    visibility: str | None = None
+    repositories: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ObservedTarget:
+    """What one target holds, or why it could not be read."""
+
+    target: TargetRef
+    secrets: Mapping[str, ObservedSecret] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    """What the last successful write recorded: a fingerprint and GitHub's updated_at."""
+
+    fingerprint: str
+    updated_at: datetime
+    registry: str | None = None
+
+
+StateKey = tuple[TargetRef, str]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write: create, update or delete one secret on one target."""
+
+    action: Action
+    target: TargetRef
+    secret: str
+    registry: str | None
+    reasons: tuple[str, ...]
+    visibility: str | None = None
+    repositories: tuple[str, ...] | None = None
+    desired: DesiredSecret | None = None
+    age: timedelta | None = None
+
+    @property
+    def writes_value(self) -> bool:
+        """Whether applying needs the value (a policy-only change uses set-repositories)."""
+        if self.action == "delete":
+            return False
+        if self.action == "create" or not set(self.reasons) <= POLICY_ONLY:
+            return True
+        # GitHub bumps updated_at on a repositories change, so a rotating secret gets a
+        # fresh value too: its timestamp stays an honest issue time.
+        return self.desired is not None and self.desired.rotate_after is not None
+
+
+@dataclass(frozen=True)
+class Unmanaged:
+    """A registry secret on a configured target that this config does not manage."""
+
+    target: TargetRef
+    secret: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...] = ()
+    unmanaged: tuple[Unmanaged, ...] = ()
+    unchanged: int = 0
+    failed_targets: tuple[tuple[TargetRef, str], ...] = ()
+    forget: tuple[StateKey, ...] = ()
+    """State entries whose secret is gone and no longer desired (dropped on apply)."""
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+
+EVERYTHING = Selection()
+ValueCheck = Callable[[DesiredSecret, StateEntry], bool]
+
+
+def _same_repos(a: Iterable[str], b: Iterable[str]) -> bool:
+    return sorted(x.lower() for x in a) == sorted(x.lower() for x in b)
+
+
+def _policy_reasons(d: DesiredSecret, o: ObservedSecret) -> list[str]:
+    reasons: list[str] = []
+    if d.target.scope == "org" and d.access.visibility != o.visibility:
+        reasons.append("visibility-changed")
+    elif d.repositories is not None and not _same_repos(d.repositories, o.repositories or ()):
+        reasons.append("repositories-changed")
+    return reasons
+
+
+def _update_reasons(
+    d: DesiredSecret,
+    o: ObservedSecret,
+    s: StateEntry | None,
+    now: datetime,
+    same_value: ValueCheck,
+    force_rotate: bool = False,
+) -> tuple[list[str], timedelta | None]:
+    reasons: list[str] = []
+    age: timedelta | None = None
+    if d.rotate_after is not None:
+        age = now - (s.updated_at if s is not None else o.updated_at)
+        if force_rotate or age >= d.rotate_after:
+            reasons.append("rotation-due")
+    if s is not None and o.updated_at > s.updated_at:
+        reasons.append("drift")
+    if s is None and d.rotate_after is None:
+        reasons.append("value-unknown")
+    if s is not None and not reasons and d.rotate_after is None and not same_value(d, s):
+        reasons.append("value-changed")
+    reasons.extend(_policy_reasons(d, o))
+    return sorted(reasons, key=REASONS.index), age
+
+
+def _change(
+    action: Action,
+    d: DesiredSecret,
+    reasons: Sequence[str],
+    age: timedelta | None = None,
+) -> Change:
+    return Change(
+        action=action,
+        target=d.target,
+        secret=d.name,
+        registry=d.registry,
+        reasons=tuple(reasons),
+        visibility=d.access.visibility if d.target.scope == "org" else None,
+        repositories=d.repositories,
+        desired=d,
+        age=age,
+    )
+
+
+def diff(
+    desired: Sequence[DesiredSecret],
+    observed: Mapping[TargetRef, ObservedTarget],
+    state: Mapping[StateKey, StateEntry],
+    now: datetime,
+    same_value: ValueCheck,
+    *,
+    configured: Iterable[TargetRef] = (),
+    selection: Selection = EVERYTHING,
+    prune: bool = False,
+    force_rotate: bool = False,
+) -> Plan:
+    """Compare ``desired`` (the whole config) with ``observed`` and ``state``; see DESIGN §4.
+
+    Only targets present in ``observed`` are planned; ``selection`` narrows the changes to
+    the --target/--registry filters without ever turning a filtered-out secret into a delete.
+    """
+    changes: list[Change] = []
+    unmanaged: list[Unmanaged] = []
+    forget: list[StateKey] = []
+    unchanged = 0
+    wanted = {d.key for d in desired}
+
+    def selected(target: TargetRef, name: str, registry: str | None) -> bool:
+        parsed = parse_registry_secret(name)
+        registry_id = registry or (parsed[0] if parsed else None)
+        return selection.wants_target(target) and selection.wants_registry(registry_id)
+
+    failed = tuple((t, o.error) for t, o in sorted(observed.items()) if o.error is not None)
+    for d in desired:
+        target = observed.get(d.target)
+        if target is None or target.error is not None or not selected(d.target, d.name, d.registry):
+            continue
+        o = target.secrets.get(d.name)
+        if o is None:
+            changes.append(_change("create", d, ["missing"]))
+            continue
+        reasons, age = _update_reasons(d, o, state.get(d.key), now, same_value, force_rotate)
+        if reasons:
+            changes.append(_change("update", d, reasons, age))
+        else:
+            unchanged += 1
+
+    for key, entry in sorted(state.items()):
+        target_ref, name = key
+        target = observed.get(target_ref)
+        if key in wanted or target is None or target.error is not None:
+            continue
+        if not selected(target_ref, name, entry.registry):
+            continue
+        if name in target.secrets:
+            changes.append(Change("delete", target_ref, name, entry.registry, ("not-desired",)))
+        else:
+            forget.append(key)
+
+    managed = wanted | set(state)
+    for target_ref in sorted(set(configured)):
+        target = observed.get(target_ref)
+        if target is None or target.error is not None:
+            continue
+        for name in sorted(target.secrets):
+            parsed = parse_registry_secret(name)
+            if parsed is None or (target_ref, name) in managed:
+                continue
+            if not selected(target_ref, name, None):
+                continue
+            unmanaged.append(Unmanaged(target_ref, name))
+            if prune:
+                changes.append(Change("delete", target_ref, name, parsed[0], ("prune",)))
+
+    changes.sort(key=lambda c: (c.target, c.secret))
+    return Plan(
+        changes=tuple(changes),
+        unmanaged=tuple(unmanaged),
+        unchanged=unchanged,
+        failed_targets=failed,
+        forget=tuple(forget),
+    )

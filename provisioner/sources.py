@@ -1,0 +1,191 @@
+"""Value sources: where each credential comes from (env, file, command, AWS).
+
+A :class:`Resolver` turns a config :data:`~provisioner.config.Value` into a
+:class:`~provisioner.secret.SecretValue`, lazily and at most once per run per source. Readers
+are looked up by the source's type, so AWS (and the ECR token) plug in by registering a
+reader, without touching any caller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from provisioner import output
+from provisioner.config import (
+    CommandSource,
+    EnvSource,
+    FileSource,
+    Literal,
+    SecretsManagerSource,
+    SsmSource,
+)
+from provisioner.errors import SourceError
+from provisioner.secret import SecretValue
+
+MAX_SOURCE_BYTES: Final = 1024 * 1024
+"""No value source may produce more than 1 MiB (GitHub's limit is 48 KB anyway)."""
+
+Reader = Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class EcrTokenPart:
+    """One part (SERVER, USER, PASSWORD) of an ECR authorization token, minted by AWS."""
+
+    region: str | None
+    registry_id: str | None
+    part: str
+
+
+def describe(source: object) -> str:
+    """A short, value-free description of a source for error messages."""
+    if isinstance(source, EnvSource):
+        return f"env {source.env}"
+    if isinstance(source, FileSource):
+        return f"file {source.file}"
+    if isinstance(source, CommandSource):
+        return f"command {source.command[0]!r}"
+    if isinstance(source, SecretsManagerSource):
+        return f"aws_secretsmanager {source.aws_secretsmanager}"
+    if isinstance(source, SsmSource):
+        return f"aws_ssm {source.aws_ssm}"
+    if isinstance(source, EcrTokenPart):
+        return f"ECR authorization token ({source.region or 'default region'})"
+    return type(source).__name__
+
+
+class Resolver:
+    """Reads value sources on demand and remembers each result for the rest of the run."""
+
+    def __init__(
+        self,
+        base_dir: Path,
+        environ: Mapping[str, str] | None = None,
+        readers: Mapping[type, Reader] | None = None,
+    ) -> None:
+        self._base_dir = base_dir
+        self._environ = dict(os.environ if environ is None else environ)
+        self._readers: dict[type, Reader] = {
+            EnvSource: self._read_env,
+            FileSource: self._read_file,
+            CommandSource: self._read_command,
+            SecretsManagerSource: _aws_not_installed,
+            SsmSource: _aws_not_installed,
+            EcrTokenPart: _aws_not_installed,
+        }
+        self._readers.update(readers or {})
+        self._cache: dict[object, SecretValue | SourceError] = {}
+        self.reads = 0
+        """How many sources were actually read (tests assert laziness with it)."""
+
+    def register(self, source_type: type, reader: Reader) -> None:
+        """Plug in a reader for another kind of source (AWS, ECR tokens)."""
+        self._readers[source_type] = reader
+
+    def resolve(self, value: object) -> SecretValue:
+        """The value of a literal or a source; each source is read at most once per run."""
+        if isinstance(value, Literal):
+            return SecretValue(value.value)
+        cached = self._cache.get(value)
+        if cached is None:
+            cached = self._read(value)
+            self._cache[value] = cached
+        if isinstance(cached, SourceError):
+            raise cached
+        return cached
+
+    def _read(self, source: object) -> SecretValue | SourceError:
+        reader = self._readers.get(type(source))
+        if reader is None:
+            return SourceError(f"{describe(source)}: no reader for this kind of source")
+        self.reads += 1
+        try:
+            text = reader(source)
+            key = getattr(source, "key", None)
+            if key is not None:
+                text = _select_key(text, key, source)
+        except SourceError as e:
+            return e
+        if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
+            return SourceError(f"{describe(source)}: value is larger than {MAX_SOURCE_BYTES} bytes")
+        value = SecretValue(text)
+        if output.in_github_actions(self._environ):
+            output.mask(value)
+        return value
+
+    def _read_env(self, source: EnvSource) -> str:
+        text = self._environ.get(source.env, "")
+        if not text:
+            raise SourceError(f"env {source.env}: the environment variable is unset or empty")
+        return text
+
+    def _read_file(self, source: FileSource) -> str:
+        path = Path(os.path.expanduser(source.file))
+        if not path.is_absolute():
+            path = self._base_dir / path
+        try:
+            with path.open("rb") as f:
+                data = f.read(MAX_SOURCE_BYTES + 1)
+        except OSError as e:
+            raise SourceError(f"file {path}: cannot read: {e.strerror or e}") from None
+        if len(data) > MAX_SOURCE_BYTES:
+            raise SourceError(f"file {path}: larger than {MAX_SOURCE_BYTES} bytes")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(f"file {path}: not UTF-8 text") from None
+        return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
+
+    def _read_command(self, source: CommandSource) -> str:
+        argv = [os.path.expanduser(a) for a in source.command]
+        what = f"command {argv[0]!r}"
+        try:
+            done = subprocess.run(
+                argv,
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                timeout=source.timeout,
+                cwd=self._base_dir,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise SourceError(f"{what}: program not found") from None
+        except PermissionError:
+            raise SourceError(f"{what}: not executable") from None
+        except subprocess.TimeoutExpired:
+            raise SourceError(f"{what}: timed out after {source.timeout:g}s") from None
+        except OSError as e:
+            raise SourceError(f"{what}: cannot run: {e.strerror or e}") from None
+        if done.returncode != 0:
+            stderr = done.stderr.decode("utf-8", "replace").strip()[-2000:]
+            detail = f": {stderr}" if stderr else ""
+            raise SourceError(f"{what} exited with status {done.returncode}{detail}")
+        try:
+            return done.stdout.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise SourceError(f"{what}: output is not UTF-8 text") from None
+
+
+def _aws_not_installed(source: object) -> str:
+    raise SourceError(f"{describe(source)}: AWS support is not installed yet in this version")
+
+
+def _select_key(text: str, key: str, source: object) -> str:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise SourceError(
+            f"{describe(source)}: value is not JSON, cannot select key {key!r}"
+        ) from None
+    if not isinstance(document, dict) or key not in document:
+        raise SourceError(f"{describe(source)}: JSON value has no key {key!r}")
+    selected = document[key]
+    if not isinstance(selected, str):
+        raise SourceError(f"{describe(source)}: key {key!r} is not a string")
+    return selected

@@ -1,0 +1,119 @@
+"""The state file: per (scope, target, secret) a fingerprint and GitHub's updated_at.
+
+JSON, mode 0600, written atomically (temporary file + rename in the same folder), guarded by
+a file lock so two applies on one state never interleave. Never a value: fingerprints are
+salted argon2id (:mod:`provisioner.crypto`). A missing state only makes values unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import filelock
+
+from provisioner.desired import SCOPES, TargetRef
+from provisioner.errors import StateError
+from provisioner.plan import StateEntry, StateKey
+
+FORMAT_VERSION: Final = 1
+LOCK_TIMEOUT: Final = 10.0
+
+
+def default_path(config_path: Path, environ: Mapping[str, str]) -> Path:
+    """``PROVISION_STATE``, else ``<config dir>/.provision/<config stem>.state.json``."""
+    from_env = environ.get("PROVISION_STATE", "").strip()
+    if from_env:
+        return Path(from_env).expanduser()
+    return config_path.parent / ".provision" / f"{config_path.stem}.state.json"
+
+
+def load(path: Path) -> dict[StateKey, StateEntry]:
+    """The recorded entries; an absent file is an empty state."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as e:
+        raise StateError(f"{path}: cannot read the state file: {e}") from None
+    try:
+        document = json.loads(raw)
+        if document.get("format_version") != FORMAT_VERSION:
+            raise ValueError("unknown format_version")
+        return dict(_entry(item) for item in document["secrets"])
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise StateError(
+            f"{path}: the state file is damaged ({e}); move it away to start afresh "
+            "(existing secrets then plan as value-unknown)"
+        ) from None
+
+
+def _entry(item: dict[str, Any]) -> tuple[StateKey, StateEntry]:
+    scope = item["scope"]
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    key = (TargetRef(scope, str(item["target"])), str(item["secret"]))
+    return key, StateEntry(
+        fingerprint=str(item["fingerprint"]),
+        updated_at=datetime.fromisoformat(item["updated_at"]),
+        registry=item.get("registry"),
+    )
+
+
+def save(path: Path, entries: Mapping[StateKey, StateEntry]) -> None:
+    """Write the whole state atomically with mode 0600."""
+    document = {
+        "format_version": FORMAT_VERSION,
+        "secrets": [
+            {
+                "scope": target.scope,
+                "target": target.name,
+                "secret": name,
+                "registry": entry.registry,
+                "fingerprint": entry.fingerprint,
+                "updated_at": entry.updated_at.isoformat(),
+            }
+            for (target, name), entry in sorted(entries.items())
+        ],
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(document, f, indent=1)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise StateError(f"{path}: cannot write the state file: {e.strerror or e}") from None
+
+
+@contextmanager
+def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold ``<state>.lock`` so two applies on one state cannot interleave."""
+    lock = filelock.FileLock(f"{path}.lock", timeout=timeout, mode=0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock.acquire()
+    except filelock.Timeout:
+        raise StateError(
+            f"{path}: another provision apply holds {path}.lock; wait for it to finish"
+        ) from None
+    except OSError as e:
+        raise StateError(f"{path}.lock: cannot lock the state: {e.strerror or e}") from None
+    try:
+        yield
+    finally:
+        lock.release()

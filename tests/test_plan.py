@@ -1,0 +1,237 @@
+"""The plan as truth tables: (desired, observed, state, now) -> changes. No network, no mocks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from provisioner.desired import Access, DesiredSecret, Selection, TargetRef
+from provisioner.plan import ObservedSecret, ObservedTarget, StateEntry, diff
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+T0 = NOW - timedelta(hours=1)
+ORG = TargetRef("org", "octo-org")
+REPO = TargetRef("repository", "octo-org/legacy")
+USER = TargetRef("user", "octocat")
+NAME = "ACR_CONTAINER_REGISTRY_PASSWORD"
+
+
+def want(
+    target: TargetRef = ORG,
+    name: str = NAME,
+    *,
+    visibility: str | None = "selected",
+    repos: tuple[str, ...] | None = ("octo-org/api",),
+    rotate: timedelta | None = None,
+) -> DesiredSecret:
+    if target.scope == "repository":
+        visibility, repos = None, None
+    if target.scope == "user":
+        visibility = None
+    return DesiredSecret(
+        target=target,
+        name=name,
+        registry=name.split("_CONTAINER")[0],
+        part=name.rsplit("_", 1)[1],
+        value=("value-of", name),
+        access=Access(visibility, repos),
+        rotate_after=rotate,
+        repositories=repos,
+    )
+
+
+def seen(
+    name: str = NAME,
+    updated: datetime = T0,
+    visibility: str | None = "selected",
+    repos: tuple[str, ...] | None = ("octo-org/api",),
+) -> ObservedSecret:
+    return ObservedSecret(name=name, updated_at=updated, visibility=visibility, repositories=repos)
+
+
+def run(desired, observed_secrets, state=None, *, same=True, target=ORG, **kw):
+    observed = {target: ObservedTarget(target, {s.name: s for s in observed_secrets})}
+    calls = []
+
+    def same_value(d, s):
+        calls.append(d.name)
+        return same
+
+    plan = diff(desired, observed, state or {}, NOW, same_value, configured=[target], **kw)
+    return plan, calls
+
+
+def entry(updated: datetime = T0) -> StateEntry:
+    return StateEntry(fingerprint="fp", updated_at=updated, registry="ACR")
+
+
+def reasons(plan):
+    return [(c.action, c.secret, c.reasons) for c in plan.changes]
+
+
+@pytest.mark.parametrize(
+    ("case", "observed", "state", "same", "expected"),
+    [
+        ("absent", [], {}, True, [("create", NAME, ("missing",))]),
+        ("unchanged", [seen()], {(ORG, NAME): entry()}, True, []),
+        (
+            "value changed",
+            [seen()],
+            {(ORG, NAME): entry()},
+            False,
+            [("update", NAME, ("value-changed",))],
+        ),
+        (
+            "drift",
+            [seen(updated=T0 + timedelta(seconds=1))],
+            {(ORG, NAME): entry()},
+            True,
+            [("update", NAME, ("drift",))],
+        ),
+        ("no state", [seen()], {}, True, [("update", NAME, ("value-unknown",))]),
+        (
+            "visibility",
+            [seen(visibility="all", repos=None)],
+            {(ORG, NAME): entry()},
+            True,
+            [("update", NAME, ("visibility-changed",))],
+        ),
+        (
+            "repositories",
+            [seen(repos=("octo-org/web",))],
+            {(ORG, NAME): entry()},
+            True,
+            [("update", NAME, ("repositories-changed",))],
+        ),
+        (
+            "repos case-insensitive",
+            [seen(repos=("Octo-Org/API",))],
+            {(ORG, NAME): entry()},
+            True,
+            [],
+        ),
+        (
+            "value and repos",
+            [seen(repos=())],
+            {(ORG, NAME): entry()},
+            False,
+            [("update", NAME, ("value-changed", "repositories-changed"))],
+        ),
+    ],
+)
+def test_org_rows(case, observed, state, same, expected):
+    plan, _ = run([want()], observed, state, same=same)
+    assert reasons(plan) == expected, case
+    assert plan.unchanged == (1 if not expected else 0)
+
+
+def test_value_is_only_compared_when_the_plan_needs_it():
+    _, calls = run([want()], [], {})
+    assert calls == []  # absent: no read
+    _, calls = run([want()], [seen()], {})
+    assert calls == []  # no state: value-unknown without reading
+    _, calls = run([want()], [seen(updated=T0 + timedelta(seconds=5))], {(ORG, NAME): entry()})
+    assert calls == []  # drift already decides
+    _, calls = run([want()], [seen()], {(ORG, NAME): entry()})
+    assert calls == [NAME]
+
+
+@pytest.mark.parametrize(
+    ("age", "due"),
+    [
+        (timedelta(minutes=1), False),  # fresh
+        (timedelta(hours=6) - timedelta(seconds=1), False),  # just under
+        (timedelta(hours=6), True),  # at
+        (timedelta(hours=6, seconds=1), True),  # over
+        (timedelta(hours=13), True),  # past the 12 h token life
+    ],
+)
+def test_rotation_by_age_without_state(age, due):
+    d = want(REPO, rotate=timedelta(hours=6))
+    plan, calls = run([d], [seen(updated=NOW - age, visibility=None, repos=None)], {}, target=REPO)
+    assert calls == []  # a rotating value is never read to plan
+    assert reasons(plan) == ([("update", NAME, ("rotation-due",))] if due else [])
+    if due:
+        assert plan.changes[0].age == age
+
+
+def test_rotation_age_prefers_state_record():
+    d = want(REPO, rotate=timedelta(hours=6))
+    old = NOW - timedelta(hours=7)
+    plan, _ = run(
+        [d],
+        [seen(updated=old, visibility=None, repos=None)],
+        {(REPO, NAME): entry(old)},
+        target=REPO,
+    )
+    assert reasons(plan) == [("update", NAME, ("rotation-due",))]
+
+
+def test_force_rotate():
+    d = want(REPO, rotate=timedelta(hours=6))
+    plan, _ = run(
+        [d], [seen(updated=NOW, visibility=None, repos=None)], {}, target=REPO, force_rotate=True
+    )
+    assert reasons(plan) == [("update", NAME, ("rotation-due",))]
+
+
+def test_rotating_policy_change_writes_value_plain_one_does_not():
+    rot = want(rotate=timedelta(hours=6))
+    plan, _ = run([rot], [seen(updated=NOW, repos=("octo-org/web",))], {})
+    assert plan.changes[0].reasons == ("repositories-changed",)
+    assert plan.changes[0].writes_value
+    plain, _ = run([want()], [seen(repos=("octo-org/web",))], {(ORG, NAME): entry()})
+    assert not plain.changes[0].writes_value
+
+
+def test_user_repositories():
+    d = want(USER, repos=("octo-org/api", "octocat/dotfiles"))
+    plan, _ = run(
+        [d],
+        [seen(visibility="selected", repos=("octo-org/api",))],
+        {(USER, NAME): entry()},
+        target=USER,
+    )
+    assert reasons(plan) == [("update", NAME, ("repositories-changed",))]
+    assert plan.changes[0].visibility is None
+
+
+def test_not_desired_and_forget():
+    state = {(ORG, NAME): entry(), (ORG, "GONE_CONTAINER_REGISTRY_USER"): entry()}
+    plan, _ = run([], [seen()], state)
+    assert reasons(plan) == [("delete", NAME, ("not-desired",))]
+    assert plan.forget == ((ORG, "GONE_CONTAINER_REGISTRY_USER"),)
+
+
+def test_unmanaged_listed_and_pruned_only_on_request():
+    other = seen("OLD_CONTAINER_REGISTRY_USER")
+    unrelated = seen("NPM_TOKEN")
+    plan, _ = run([], [other, unrelated])
+    assert [(u.target, u.secret) for u in plan.unmanaged] == [(ORG, "OLD_CONTAINER_REGISTRY_USER")]
+    assert plan.changes == ()
+    pruned, _ = run([], [other, unrelated], prune=True)
+    assert reasons(pruned) == [("delete", "OLD_CONTAINER_REGISTRY_USER", ("prune",))]
+
+
+def test_selection_never_turns_filtered_secrets_into_deletes():
+    state = {(ORG, NAME): entry()}
+    plan, _ = run([want()], [seen()], state, selection=Selection(registries=frozenset({"ECR"})))
+    assert plan.changes == () and plan.unchanged == 0
+    plan, _ = run([], [seen()], state, selection=Selection(registries=frozenset({"ECR"})))
+    assert plan.changes == ()
+    plan, _ = run([], [seen()], state, selection=Selection(registries=frozenset({"ACR"})))
+    assert reasons(plan) == [("delete", NAME, ("not-desired",))]
+
+
+def test_failed_target_is_reported_and_skipped():
+    observed = {ORG: ObservedTarget(ORG, error="org:octo-org: 404"), REPO: ObservedTarget(REPO, {})}
+    plan = diff([want(), want(REPO)], observed, {}, NOW, lambda d, s: True, configured=[ORG, REPO])
+    assert plan.failed_targets == ((ORG, "org:octo-org: 404"),)
+    assert [(c.target, c.action) for c in plan.changes] == [(REPO, "create")]
+
+
+def test_changes_sorted_by_target_then_name():
+    names = ["B_CONTAINER_REGISTRY_USER", "A_CONTAINER_REGISTRY_USER"]
+    plan, _ = run([want(name=n) for n in names], [])
+    assert [c.secret for c in plan.changes] == sorted(names)
