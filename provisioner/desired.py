@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal as Lit
-from typing import cast
 
 from provisioner.config import Config, OrgTarget, Registry, RepositoryTarget, Target, UserTarget
 from provisioner.errors import UsageError
@@ -46,7 +45,7 @@ class TargetRef:
 
     @classmethod
     def of(cls, target: Target) -> TargetRef:
-        return cls(cast(Scope, target.scope), target.name)
+        return cls(target.scope, target.name)
 
 
 @dataclass(frozen=True)

@@ -101,9 +101,10 @@ def save(path: Path, entries: Mapping[StateKey, StateEntry]) -> None:
 
 
 @contextmanager
-def locked(path: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+def locked(path: Path, timeout: float | None = None) -> Iterator[None]:
     """Hold ``<state>.lock`` so two applies on one state cannot interleave."""
-    lock = filelock.FileLock(f"{path}.lock", timeout=timeout, mode=0o600)
+    wait = LOCK_TIMEOUT if timeout is None else timeout
+    lock = filelock.FileLock(f"{path}.lock", timeout=wait, mode=0o600)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock.acquire()

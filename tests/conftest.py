@@ -74,8 +74,11 @@ from tests.sandbox.conftest import GH, gh, sandbox, world  # noqa: E402, F401  (
 
 
 @pytest.fixture
-def cli(tmp_path: Path, gh: GH, capsys: pytest.CaptureFixture[str]) -> Any:
+def cli(tmp_path: Path, gh: GH, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
     """The CLI against a fresh sandbox, with the e2e config in ``tmp_path``."""
-    from tests.e2e import Cli
+    from tests.e2e import Cli, assert_bodies_match_openapi
 
-    return Cli(tmp_path, gh, capsys)
+    harness = Cli(tmp_path, gh, capsys)
+    yield harness
+    # Every request body any end-to-end test sent must fit GitHub's OpenAPI description.
+    assert_bodies_match_openapi(harness.requests())

@@ -29,8 +29,8 @@ class Options:
 
 
 def _run(options: Options) -> tuple[engine.Run, Path]:
+    selection = Selection.of(options.targets, options.registries)  # usage errors first
     config = load_config(options.config)
-    selection = Selection.of(options.targets, options.registries)
     selection.check(config)
     if not options.json:
         for warning in config.warnings:

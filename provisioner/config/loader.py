@@ -7,7 +7,6 @@ pydantic's error locations are mapped back to YAML positions, then the cross-ent
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -31,7 +30,7 @@ from provisioner.config.model import (
     Target,
     UserTarget,
 )
-from provisioner.config.rules import Finding, YamlPath
+from provisioner.config.rules import Finding, YamlPath, describe, did_you_mean
 from provisioner.config.yamlload import MAX_BYTES, YamlDocument, parse_yaml
 from provisioner.errors import ConfigError
 
@@ -137,7 +136,7 @@ def _section_problem(data: dict[str, Any], key: str, expected: str) -> Finding:
     value = data[key]
     if isinstance(value, dict | list) and not value:
         return Finding((key,), f"{key}: at least one entry is required")
-    return Finding((key,), f"expected {expected}, got {_describe(value)}")
+    return Finding((key,), f"expected {expected}, got {describe(value)}")
 
 
 def _target_kind_problem(path: YamlPath, entry: dict[str, Any], kinds: list[str]) -> Finding:
@@ -148,7 +147,7 @@ def _target_kind_problem(path: YamlPath, entry: dict[str, Any], kinds: list[str]
             f"and {kinds[1]!r}",
             at_key=True,
         )
-    hint = _did_you_mean([str(key) for key in entry], TARGET_MODELS)
+    hint = did_you_mean([str(key) for key in entry], TARGET_MODELS)
     return Finding(path, f"a target needs one of 'org', 'repository' or 'user'{hint}")
 
 
@@ -178,7 +177,7 @@ def _translate(error: ErrorDetails, base: YamlPath, root: type[BaseModel]) -> Fi
     if error["type"] == "extra_forbidden" and loc:
         allowed = list(parent.model_fields) if parent else []
         key = str(loc[-1])
-        return Finding(path, f"unknown key {key!r}{_did_you_mean([key], allowed)}", at_key=True)
+        return Finding(path, f"unknown key {key!r}{did_you_mean([key], allowed)}", at_key=True)
     return Finding(path, _message(error))
 
 
@@ -207,16 +206,18 @@ def _message(error: ErrorDetails) -> str:
     kind, value = error["type"], error.get("input")
     ctx = error.get("ctx") or {}
     if kind in _EXPECTED:
-        message = f"expected {_EXPECTED[kind]}, got {_describe(value)}"
+        message = f"expected {_EXPECTED[kind]}, got {describe(value)}"
         if kind == "string_type" and isinstance(value, bool):
-            return message + " (YAML reads unquoted yes/no/on/off/true/false so): put it in quotes"
+            return message + " (YAML reads unquoted yes, no, on, off as booleans): quote it"
         if kind == "string_type" and isinstance(value, int | float):
-            return message + ": put it in quotes"
+            return message + " (YAML reads unquoted digits as a number): quote it"
         return message
     if kind == "literal_error":
         return f"must be {ctx.get('expected')}, got {value!r}"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
+    if kind == "finite_number":
+        return "must be a finite number"
     if kind in {"too_short", "string_too_short"}:
         return "must not be empty"
     if kind == "greater_than":
@@ -231,25 +232,13 @@ def _value_source_message(value: Any) -> str:
     if not isinstance(value, dict):
         return (
             "expected a string (a literal) or a value source mapping such as {env: NAME}, "
-            f"got {_describe(value)}"
+            f"got {describe(value)}"
         )
     found = [key for key in SOURCE_KEYS if key in value]
     if found:
         return f"a value source takes exactly one of {sources}; got {' and '.join(found)}"
-    hint = _did_you_mean([str(key) for key in value], SOURCE_KEYS)
+    hint = did_you_mean([str(key) for key in value], SOURCE_KEYS)
     return f"a value source needs one of {sources}{hint}"
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "a list" if isinstance(value, list) else "a mapping"
 
 
 def _unknown_keys(
@@ -257,16 +246,8 @@ def _unknown_keys(
 ) -> Iterator[Finding]:
     for key in data:
         if key not in allowed:
-            hint = _did_you_mean([key], allowed)
+            hint = did_you_mean([key], allowed)
             yield Finding((*path, key), f"unknown key {key!r}{hint}", at_key=True)
-
-
-def _did_you_mean(words: list[str], choices: Collection[str]) -> str:
-    for word in words:
-        close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-        if close:
-            return f" (did you mean {close[0]!r}?)"
-    return ""
 
 
 def _render(document: YamlDocument, display: str, findings: Iterator[Finding]) -> list[str]:

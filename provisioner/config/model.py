@@ -11,7 +11,7 @@ import typing
 from datetime import timedelta
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, ClassVar, Final
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -152,7 +152,7 @@ class CommandSource(BaseModel):
     model_config = _STRICT
     command: Annotated[tuple[str, ...], Field(min_length=1), BeforeValidator(_to_tuple)]
     key: NonEmpty | None = None
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
 
 
 class SecretsManagerSource(BaseModel):
@@ -271,19 +271,23 @@ def _org_schema(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [{"required": ["visibility"]}, {"required": ["repositories"]}]
 
 
+Scope = typing.Literal["org", "repository", "user"]
+
+
 class _TargetBase(BaseModel):
     model_config = _STRICT
+    SCOPE: ClassVar[Scope]  # also the name of the field that holds the target's name
     registries: RegistryRefs
 
     @property
-    def scope(self) -> str:
+    def scope(self) -> Scope:
         """``org``, ``repository`` or ``user``."""
-        raise NotImplementedError
+        return self.SCOPE
 
     @property
     def name(self) -> str:
         """The org login, ``owner/name``, or user login."""
-        raise NotImplementedError
+        return str(getattr(self, self.SCOPE))
 
     @property
     def label(self) -> str:
@@ -295,6 +299,7 @@ class OrgTarget(_TargetBase):
     """Organization secrets, visible to ``all``, ``private`` or ``selected`` repositories."""
 
     model_config = ConfigDict(**_STRICT, json_schema_extra=_org_schema)
+    SCOPE = "org"
     org: Login
     visibility: typing.Literal["all", "private", "selected"]
     repositories: Annotated[tuple[RepoGlob, ...], BeforeValidator(_to_tuple)] = ()
@@ -307,42 +312,20 @@ class OrgTarget(_TargetBase):
             return {**data, "visibility": "selected"}
         return data
 
-    @property
-    def scope(self) -> str:
-        return "org"
-
-    @property
-    def name(self) -> str:
-        return self.org
-
 
 class RepositoryTarget(_TargetBase):
     """Repository secrets of one ``owner/name``."""
 
+    SCOPE = "repository"
     repository: RepoName
-
-    @property
-    def scope(self) -> str:
-        return "repository"
-
-    @property
-    def name(self) -> str:
-        return self.repository
 
 
 class UserTarget(_TargetBase):
     """The authenticated user's secrets, visible to the listed repositories."""
 
+    SCOPE = "user"
     user: Login
     repositories: Annotated[tuple[RepoName, ...], Field(min_length=1), BeforeValidator(_to_tuple)]
-
-    @property
-    def scope(self) -> str:
-        return "user"
-
-    @property
-    def name(self) -> str:
-        return self.user
 
 
 Target = OrgTarget | RepositoryTarget | UserTarget

@@ -214,5 +214,26 @@ def _suggest(word: str, choices: Collection[str]) -> str:
     folded = {choice.lower(): choice for choice in choices}
     if word.lower() in folded:
         return f" (did you mean {folded[word.lower()]!r}? IDs are case-sensitive here)"
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return did_you_mean([word], choices)
+
+
+def did_you_mean(words: Collection[str], choices: Collection[str]) -> str:
+    """`` (did you mean 'x'?)`` for the first of ``words`` close to a choice, else ``''``."""
+    for word in words:
+        close = difflib.get_close_matches(word, list(choices), n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+    return ""
+
+
+def describe(value: object) -> str:
+    """The YAML kind of a parsed value, for messages: ``a string``, ``a list``, ``null``..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "a mapping"

@@ -286,9 +286,13 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = sandbox.admin(self.command, path, body, bad_json)
             self._send(status, payload, {})
             return
-        status, payload, headers, kind = sandbox.handle(
-            self.command, path, query, body, bad_json, self.headers, self._base()
-        )
+        try:
+            status, payload, headers, kind = sandbox.handle(
+                self.command, path, query, body, bad_json, self.headers, self._base()
+            )
+        except Exception as e:  # a sandbox bug: answer 500 rather than drop the connection
+            status, headers, kind = 500, {}, None
+            payload = {"message": f"sandbox internal error: {type(e).__name__}: {e}"}
         if sandbox.log_requests:
             print(f"sandbox: {self.command} {path} {status}", file=sys.stderr, flush=True)
         sandbox.store.log_request(
@@ -485,7 +489,10 @@ def serve(
     port: int,
     faults: dict[str, float | int] | None = None,
 ) -> None:
-    """Serve until interrupted (Ctrl-C or SIGTERM); announce the URL on stderr."""
+    """Serve until SIGTERM (returns) or Ctrl-C (stops, then re-raises KeyboardInterrupt).
+
+    Announces ``sandbox listening on URL`` on stderr, then one line per request (no bodies).
+    """
     sandbox = Sandbox(load_world(world_path), host, port)
     if faults:
         try:
@@ -502,8 +509,6 @@ def serve(
         print(f"sandbox listening on {sandbox.url}", file=sys.stderr, flush=True)
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         sandbox.stop()
         if previous is not None:

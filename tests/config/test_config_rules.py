@@ -181,7 +181,7 @@ REGISTRY_ERRORS = [
         "registry_id number",
         "  X:\n    ecr: {mode: token, registry_id: 123456789012}\n",
         "8:37",
-        "expected a string, got a number: put it in quotes",
+        "expected a string, got a number (YAML reads unquoted digits as a number): quote it",
     ),
     (
         "registry_id short",
@@ -275,6 +275,12 @@ REGISTRY_ERRORS = [
         "11:19",
         "expected a duration",
     ),
+    (
+        "region boolean",
+        "  X:\n    ecr: {mode: token, region: on}\n",
+        "8:32",
+        "expected a string, got a boolean (YAML reads unquoted yes, no, on, off as booleans)",
+    ),
     ("not a mapping", "  X: [server]\n", "7:6", "expected a mapping, got a list"),
     (
         "yes is a boolean",
@@ -362,7 +368,8 @@ def test_github_package_registries_warn(tmp_path: Path, server: str, where: str)
 
 def test_asia_access_key_warns(tmp_path: Path) -> None:
     case = (
-        "  ECR_KEYS:\n    ecr: {mode: swap}\n    server: 123456789012.dkr.ecr.us-east-1.amazonaws.com\n"
+        "  ECR_KEYS:\n    ecr: {mode: swap}\n"
+        "    server: 123456789012.dkr.ecr.us-east-1.amazonaws.com\n"
         "    username: ASIAIOSFODNN7EXAMPLE\n    password: {env: P}\n"
     )
     problems, warnings, _ = run(tmp_path, REGISTRY_DOC.format(case=case))
@@ -447,7 +454,8 @@ TARGET_ERRORS = [
     ),
     (
         "org private with repositories",
-        "  - org: octo-org\n    registries: [ACR]\n    visibility: private\n    repositories: [api]\n",
+        "  - org: octo-org\n    registries: [ACR]\n    visibility: private\n"
+        "    repositories: [api]\n",
         "15:5",
         "only allowed with visibility: selected",
     ),

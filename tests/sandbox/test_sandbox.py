@@ -664,26 +664,36 @@ def test_concurrent_writes(gh: GH, sandbox: Sandbox) -> None:
 
 
 # -- serve() ------------------------------------------------------------------------------------
-def test_serve_announces_url_and_stops_on_sigterm(tmp_path: Path) -> None:
-    code = "from provisioner.sandbox import serve\nserve(None, '127.0.0.1', 0, {'latency': 0.01})\n"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stderr=subprocess.PIPE, text=True, env={**os.environ}
-    )
+SERVE = """
+import sys
+from provisioner.sandbox import serve
+try:
+    serve(None, "127.0.0.1", 0, {"latency": 0.01})
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_serve_announces_url_and_stops_on_signals(signum: int, exit_code: int) -> None:
+    """SIGTERM returns normally; Ctrl-C stops the server, then raises KeyboardInterrupt."""
+    import requests
+
+    proc = subprocess.Popen([sys.executable, "-c", SERVE], stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
         assert line.startswith("sandbox listening on http://127.0.0.1:")
-        sandbox_url = line.split()[-1]
-        import requests
-
         session = requests.Session()
         session.trust_env = False
-        response = session.get(sandbox_url + "/user", headers={"Authorization": f"token {ADMIN}"})
+        response = session.get(
+            line.split()[-1] + "/user", headers={"Authorization": f"token {ADMIN}"}
+        )
         assert response.json()["login"] == "octocat"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        proc.send_signal(signum)
+        assert proc.wait(timeout=10) == exit_code
         rest = proc.stderr.read()
-        assert "GET /user 200" in rest
+        assert "sandbox: GET /user 200" in rest
         assert "Traceback" not in rest
     finally:
         if proc.poll() is None:

@@ -1,0 +1,152 @@
+"""The CLI's contract: exit codes, help on every command, no traceback, no value, ever."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from provisioner import __version__, engine
+from provisioner.cli import app, main
+from provisioner.secret import SecretValue
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = ["validate", "schema", "plan", "apply", "sandbox"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--version") == (0, f"provision {__version__}\n", "")
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    summary = result.output.split("Usage:", 1)[1].split("\n\n", 2)[1].strip()
+    assert len(summary) > 20, f"{command} has no help text"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["validate"],
+        ["nope"],
+        ["plan", "x.yaml", "--bogus"],
+        ["apply", "x.yaml", "--write-interval", "-1"],
+        ["apply", "x.yaml", "--write-interval", "soon"],
+        ["plan", "x.yaml", "--target", "team:x"],
+    ],
+)
+def test_usage_errors_exit_64_never_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    (ROOT / "x.yaml").exists() and pytest.fail("stray file")
+    code, out, err = run(capsys, *argv)
+    assert code == 64
+    assert out == "" and "Traceback" not in err
+
+
+def test_validate_ok_and_invalid(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, "validate", str(ROOT / "configs" / "example.yaml"))
+    assert code == 0 and "valid (2 registries, 3 targets, 9 secrets)" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "version: 1\nregistries:\n  ACR:\n    server: x.io\n    username: u\n"
+        "    password: literal\ntargets: []\n"
+    )
+    code, out, err = run(capsys, "validate", str(bad))
+    assert code == 1 and out == ""
+    assert f"{bad}:6:15:" in err and "password" in err
+    code, out, err = run(capsys, "validate", str(bad), "--json")
+    document = json.loads(out)
+    assert code == 1 and document["valid"] is False and document["errors"]
+    code, out, err = run(capsys, "validate", str(tmp_path / "missing.yaml"))
+    assert code == 1 and "missing.yaml" in err and "Traceback" not in err
+
+
+def test_validate_reads_no_source(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    witness = tmp_path / "ran"
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "version: 1\nregistries:\n  R:\n    server: r.io\n    username: u\n"
+        f"    password: {{command: [{sys.executable}, -c, \"open('{witness}','w')\"]}}\n"
+        "targets:\n  - repository: o/r\n    registries: [R]\n"
+    )
+    code, out, err = run(capsys, "validate", str(config))
+    assert code == 0, err
+    assert not witness.exists()
+
+
+def test_schema_command_validates_the_shipped_configs(capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    code, out, _ = run(capsys, "schema")
+    schema = json.loads(out)
+    assert code == 0
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+
+
+def test_interrupt_exits_130(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "make_plan", interrupted)
+    monkeypatch.setenv("GH_TOKEN", "t")
+    monkeypatch.setenv("ACR_PASSWORD", "x")
+    code, _, err = run(
+        capsys,
+        "plan",
+        str(ROOT / "configs" / "example.yaml"),
+        "--state",
+        str(tmp_path / "s.json"),
+        "--api-url",
+        "http://127.0.0.1:9",
+    )
+    assert code == 130
+
+
+def test_a_crash_shows_one_line_and_no_value(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    marker = "crash-MARKER-value"
+
+    def crash(*args: object, **kwargs: object) -> None:
+        value = SecretValue(marker)  # a local holding a value, as a real bug would have
+        raise RuntimeError(f"boom with {value} and {value!r}")
+
+    monkeypatch.setattr(engine, "make_plan", crash)
+    monkeypatch.setenv("GH_TOKEN", "t")
+    argv = [
+        "plan",
+        str(ROOT / "configs" / "example.yaml"),
+        "--state",
+        str(tmp_path / "s.json"),
+        "--api-url",
+        "http://127.0.0.1:9",
+    ]
+    code, out, err = run(capsys, *argv)
+    assert code == 1
+    assert err.strip() == "error: internal error: RuntimeError (set PROVISION_DEBUG=1 for details)"
+    monkeypatch.setenv("PROVISION_DEBUG", "1")
+    with pytest.raises(RuntimeError) as info:
+        main(argv)
+    assert marker not in str(info.value) and marker not in repr(info.value)
+    result = CliRunner().invoke(app, argv)  # Typer's own handler: no locals, no value
+    assert marker not in result.output
+    assert marker not in "".join(
+        str(a) for a in (result.exception.args if result.exception else ())
+    )

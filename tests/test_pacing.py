@@ -1,0 +1,50 @@
+"""Writes are paced by --write-interval; reads are not throttled (PyGithub's 0.25 s is off)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+
+from tests.e2e import Cli
+
+
+def test_writes_are_paced_and_reads_are_not(cli: Cli) -> None:
+    start = time.monotonic()
+    code, _, err = cli("apply", "--yes", "--write-interval", "0.3")
+    elapsed = time.monotonic() - start
+    assert code == 0, err
+    assert elapsed >= 8 * 0.3  # 9 writes, 8 pauses between them
+    start = time.monotonic()
+    assert cli("plan")[0] == 0
+    # 9 reads; PyGithub's default 0.25 s between requests would take over 2 s.
+    assert time.monotonic() - start < 2.0
+
+
+def test_write_interval_from_environment(cli: Cli) -> None:
+    cli.env["PROVISION_WRITE_INTERVAL"] = "0.25"
+    start = time.monotonic()
+    assert cli("apply", "--yes")[0] == 0
+    assert time.monotonic() - start >= 8 * 0.25
+
+
+def test_provision_sandbox_command_serves_on_loopback() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "provisioner", "sandbox", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert "sandbox listening on http://127.0.0.1:" in line
+        url = line.strip().rsplit(" ", 1)[-1]
+        request = urllib.request.Request(
+            f"{url}/user", headers={"Authorization": "token ghp_sandbox_admin"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            assert b'"login": "octocat"' in answer.read().replace(b'"login":"', b'"login": "')
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) is not None

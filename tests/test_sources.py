@@ -1,0 +1,153 @@
+"""Value sources: env, file, command; lazily, once per source; AWS pluggable; never shown."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from provisioner.config import (
+    CommandSource,
+    EnvSource,
+    FileSource,
+    Literal,
+    SecretsManagerSource,
+    SsmSource,
+)
+from provisioner.errors import SourceError
+from provisioner.secret import SecretValue
+from provisioner.sources import EcrTokenPart, Resolver
+
+
+def resolver(tmp_path: Path, **env: str) -> Resolver:
+    return Resolver(tmp_path, env)
+
+
+def test_literal_and_env(tmp_path: Path) -> None:
+    r = resolver(tmp_path, TOKEN="t0ken")
+    assert r.resolve(Literal(value="plain")).reveal() == "plain"
+    assert r.resolve(EnvSource(env="TOKEN")).reveal() == "t0ken"
+    for env in ({}, {"TOKEN": ""}):
+        with pytest.raises(
+            SourceError, match="env TOKEN: the environment variable is unset or empty"
+        ):
+            Resolver(tmp_path, env).resolve(EnvSource(env="TOKEN"))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"abc\n", "abc"),
+        (b"abc", "abc"),
+        (b"abc\n\n", "abc\n"),
+        (b"abc\r\n", "abc"),
+        (b" a b ", " a b "),
+    ],
+)
+def test_file_strips_one_trailing_newline(tmp_path: Path, content: bytes, expected: str) -> None:
+    (tmp_path / "token").write_bytes(content)
+    assert resolver(tmp_path).resolve(FileSource(file="token")).reveal() == expected
+
+
+def test_file_paths_relative_to_config_and_home(tmp_path: Path, isolated_home: Path) -> None:
+    (isolated_home / "tok").write_text("from-home\n")
+    assert resolver(tmp_path).resolve(FileSource(file="~/tok")).reveal() == "from-home"
+    sub = tmp_path / "cfg"
+    sub.mkdir()
+    (sub / "t").write_text("rel")
+    assert Resolver(sub, {}).resolve(FileSource(file="t")).reveal() == "rel"
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    r = resolver(tmp_path)
+    with pytest.raises(SourceError, match="cannot read"):
+        r.resolve(FileSource(file="missing"))
+    (tmp_path / "bin").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(SourceError, match="not UTF-8"):
+        r.resolve(FileSource(file="bin"))
+    with pytest.raises(SourceError, match="cannot read"):
+        r.resolve(FileSource(file="."))
+
+
+def test_command(tmp_path: Path) -> None:
+    r = resolver(tmp_path)
+    ok = CommandSource(command=(sys.executable, "-c", "print('  tok  ')"))
+    assert r.resolve(ok).reveal() == "tok"
+    failing = CommandSource(
+        command=(sys.executable, "-c", "import sys; sys.stderr.write('denied here'); sys.exit(3)")
+    )
+    with pytest.raises(SourceError, match="exited with status 3: denied here"):
+        r.resolve(failing)
+    with pytest.raises(SourceError, match="program not found"):
+        r.resolve(CommandSource(command=("/nonexistent/program",)))
+    slow = CommandSource(command=(sys.executable, "-c", "import time; time.sleep(5)"), timeout=0.3)
+    with pytest.raises(SourceError, match=r"timed out after 0.3s"):
+        r.resolve(slow)
+
+
+def test_command_runs_without_a_shell(tmp_path: Path) -> None:
+    r = resolver(tmp_path)
+    value = r.resolve(CommandSource(command=("echo", "$HOME", "; rm -rf /")))
+    assert value.reveal() == "$HOME ; rm -rf /"
+
+
+def test_json_key(tmp_path: Path) -> None:
+    r = resolver(tmp_path, J='{"user": "u", "n": 1}', BAD="nope")
+    assert r.resolve(EnvSource(env="J", key="user")).reveal() == "u"
+    with pytest.raises(SourceError, match="no key 'x'"):
+        r.resolve(EnvSource(env="J", key="x"))
+    with pytest.raises(SourceError, match="not a string"):
+        r.resolve(EnvSource(env="J", key="n"))
+    with pytest.raises(SourceError, match="not JSON"):
+        r.resolve(EnvSource(env="BAD", key="x"))
+
+
+def test_each_source_is_read_once_and_only_when_asked(tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    script = (
+        f"p={str(counter)!r}; import os; n=int(open(p).read()) if os.path.exists(p) else 0; "
+        "open(p,'w').write(str(n+1)); print('v')"
+    )
+    source = CommandSource(command=(sys.executable, "-c", script))
+    r = resolver(tmp_path)
+    assert r.reads == 0 and not counter.exists()
+    for _ in range(3):
+        assert r.resolve(source).reveal() == "v"
+    assert counter.read_text() == "1" and r.reads == 1
+    # A failure is remembered too: a broken command is not run again for every target.
+    broken = CommandSource(command=(sys.executable, "-c", script + "; raise SystemExit(1)"))
+    for _ in range(2):
+        with pytest.raises(SourceError):
+            r.resolve(broken)
+    assert counter.read_text() == "2"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        SecretsManagerSource(aws_secretsmanager="prod/x", key="k"),
+        SsmSource(aws_ssm="/prod/x"),
+        EcrTokenPart("us-east-1", None, "PASSWORD"),
+    ],
+)
+def test_aws_sources_say_clearly_they_are_not_installed(tmp_path: Path, source: object) -> None:
+    with pytest.raises(SourceError, match="AWS support is not installed"):
+        resolver(tmp_path).resolve(source)
+
+
+def test_readers_plug_in_without_touching_callers(tmp_path: Path) -> None:
+    r = Resolver(tmp_path, {}, readers={SsmSource: lambda s: f"ssm:{s.aws_ssm}"})
+    assert r.resolve(SsmSource(aws_ssm="/a")).reveal() == "ssm:/a"
+
+
+def test_values_are_masked_in_github_actions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    r = Resolver(tmp_path, {"GITHUB_ACTIONS": "true", "T": "line1\nline2"})
+    value = r.resolve(EnvSource(env="T"))
+    assert isinstance(value, SecretValue)
+    out = capsys.readouterr().out
+    assert out == "::add-mask::line1\n::add-mask::line2\n"
+    Resolver(tmp_path, {"T": "x"}).resolve(EnvSource(env="T"))
+    assert capsys.readouterr().out == ""

@@ -1,0 +1,85 @@
+"""The state file: atomic, 0600, locked, never a value; damage is a clear error."""
+
+from __future__ import annotations
+
+import stat
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from provisioner import state
+from provisioner.desired import TargetRef
+from provisioner.errors import StateError
+from provisioner.plan import StateEntry
+
+KEY = (TargetRef("org", "octo-org"), "ACR_CONTAINER_REGISTRY_USER")
+ENTRY = StateEntry(
+    "$argon2id$v=19$m=16384,t=3,p=1$salt$hash", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "ACR"
+)
+
+
+def test_round_trip_and_mode(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "s.json"
+    assert state.load(path) == {}
+    state.save(path, {KEY: ENTRY})
+    assert state.load(path) == {KEY: ENTRY}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["s.json"]  # no temporary file left
+
+
+def test_default_path(tmp_path: Path) -> None:
+    config = tmp_path / "team.yaml"
+    assert state.default_path(config, {}) == tmp_path / ".provision" / "team.state.json"
+    assert state.default_path(config, {"PROVISION_STATE": "/x/s.json"}) == Path("/x/s.json")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "{",
+        "[]",
+        '{"format_version": 9, "secrets": []}',
+        '{"format_version": 1, "secrets": [{"scope": "team"}]}',
+    ],
+)
+def test_damaged_state_is_a_clear_error(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(content)
+    with pytest.raises(StateError, match="damaged"):
+        state.load(path)
+
+
+def test_two_holders_cannot_interleave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "s.json"
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with state.locked(path):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(5)
+    monkeypatch.setattr(state, "LOCK_TIMEOUT", 0.2)
+    start = time.monotonic()
+    with pytest.raises(StateError, match="another provision apply holds"), state.locked(path):
+        pass
+    assert time.monotonic() - start >= 0.2
+    release.set()
+    thread.join()
+    with state.locked(path):
+        pass
+
+
+def test_apply_refuses_while_another_holds_the_lock(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(state, "LOCK_TIMEOUT", 0.2)
+    with state.locked(cli.state):
+        code, out, err = cli.apply()
+    assert code == 1 and "another provision apply holds" in err
+    assert cli.gh.secrets() == {}
