@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from itertools import groupby
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from provisioner.apply import Report
 from provisioner.plan import Change, Plan
+
+if TYPE_CHECKING:
+    from provisioner.apply import Report
 
 FORMAT_VERSION = 1
 MARKERS = {"create": "+", "update": "~", "delete": "-"}
