@@ -1,0 +1,106 @@
+"""Field formats of the configuration: durations, logins, ``owner/name``, URLs, patterns."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from ipaddress import ip_address
+from typing import Annotated, Final
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
+
+_STRICT: Final = ConfigDict(frozen=True, extra="forbid", strict=True)
+DURATION_PATTERN: Final = r"^(?=[0-9])(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?$"
+_DURATION_RE: Final = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?")
+LOGIN_PATTERN: Final = r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"
+REPO_PATTERN: Final = r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9._-]+$"
+REPO_GLOB_PATTERN: Final = r"^[A-Za-z0-9._*?\[\]!-]+$"
+ACCOUNT_PATTERN: Final = r"^[0-9]{12}$"
+SOURCE_KEYS: Final = ("env", "file", "command", "aws_secretsmanager", "aws_ssm")
+
+
+def _check(pattern: str, message: str) -> AfterValidator:
+    """A format check; ``message`` is formatted with the rejected value."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(message.format(value))
+        return value
+
+    return AfterValidator(check)
+
+
+def parse_duration(value: object) -> timedelta:
+    """``'6h'``, ``'45m'``, ``'90s'``, ``'1h30m'``, ``'2d'`` -> timedelta (must be > 0)."""
+    if isinstance(value, timedelta):
+        period = value
+    else:
+        match = _DURATION_RE.fullmatch(value) if isinstance(value, str) and value else None
+        if match is None:
+            raise ValueError(
+                f"expected a duration like '6h', '45m', '90s', '1h30m' or '2d', got {value!r}"
+            )
+        days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+        try:
+            period = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        except OverflowError:
+            raise ValueError(f"duration {value!r} is too long") from None
+    if period <= timedelta(0):
+        raise ValueError("a duration must be longer than zero")
+    return period
+
+
+def _api_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(f"{value!r} must use https (plain http only for loopback hosts)")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _to_tuple(value: object) -> object:
+    return tuple(value) if isinstance(value, list) else value
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["6h", "1h30m"]}),
+]
+NonEmpty = Annotated[str, Field(min_length=1)]
+Login = Annotated[
+    str,
+    _check(LOGIN_PATTERN, "{!r} is not a GitHub login"),
+    WithJsonSchema({"type": "string", "pattern": LOGIN_PATTERN}),
+]
+RepoName = Annotated[
+    str,
+    _check(REPO_PATTERN, "{!r} is not an 'owner/name' repository"),
+    WithJsonSchema({"type": "string", "pattern": REPO_PATTERN}),
+]
+RepoGlob = Annotated[
+    str,
+    _check(
+        REPO_GLOB_PATTERN, "{!r}: list repositories of an org by name (no 'owner/'), or by glob"
+    ),
+    WithJsonSchema({"type": "string", "pattern": REPO_GLOB_PATTERN}),
+]
+RegistryRefs = Annotated[tuple[str, ...], Field(min_length=1), BeforeValidator(_to_tuple)]
