@@ -1,7 +1,8 @@
 """The parsed configuration: frozen, strict pydantic models (DESIGN.md section 3).
 
-Field-level formats (durations, account IDs, ``owner/name``, URLs) are checked here; rules
-that relate several fields or entries live in :mod:`provisioner.config.rules`.
+Field formats (durations, account IDs, ``owner/name``, URLs) live in
+:mod:`provisioner.config.formats`, literals and value sources in :mod:`provisioner.config.values`,
+and rules that relate several fields or entries in :mod:`provisioner.config.rules`.
 """
 
 from __future__ import annotations
