@@ -34,7 +34,11 @@ class SourceError(ProvisionError):
 
 
 class GitHubError(ProvisionError):
-    """GitHub answered with an error, or could not be reached."""
+    """GitHub answered with an error (``status``), or could not be reached (no status)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StateError(ProvisionError):

@@ -78,7 +78,8 @@ class RepoIndex:
         missing = {n for n in wanted if n not in self._by_name}
         if len(missing) == 1:
             (only,) = missing
-            self.learn([self._client.get_repository(only)])
+            found = self._client.get_repository(only)
+            self.learn([found] if found is not None else [])
         elif missing:
             self._listing(owner, stop_when=set(missing))
         unknown = sorted(n for n in wanted if n not in self._by_name)

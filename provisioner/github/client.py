@@ -118,7 +118,7 @@ class GitHubClient:
                 verb, url, parameters=params, input=body
             )
         except GithubException as e:
-            raise GitHubError(_explain(e, verb, url, target)) from None
+            raise GitHubError(_explain(e, verb, url, target), e.status) from None
         except requests.RequestException as e:
             raise GitHubError(
                 f"{_where(target)}cannot reach {self.base_url}: {type(e).__name__}"
@@ -182,16 +182,17 @@ class GitHubClient:
             self._keys[target] = key
         return key
 
-    def get_repository(self, full_name: str) -> Repo:
+    def get_repository(self, full_name: str) -> Repo | None:
+        """One repository by ``owner/name``; None when GitHub says 404."""
         owner, _, name = full_name.partition("/")
         try:
             _, data = self._call(
                 "GET", f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}", None
             )
         except GitHubError as e:
-            raise GitHubError(
-                f"repository {full_name}: not found or not visible to the token ({e})"
-            ) from None
+            if e.status == 404:
+                return None
+            raise
         return _repo(data, None)
 
     def list_repositories(self, owner: TargetRef) -> Iterator[Repo]:
