@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo clean
+.PHONY: install test lint typecheck pytest demo clean registry bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check provisioner tests
-	$(BIN)/ruff format --check provisioner tests
+	$(BIN)/ruff check provisioner tests bench
+	$(BIN)/ruff format --check provisioner tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy provisioner
@@ -24,10 +24,23 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+# The distribution registry that doctor's login tests run against (Debian package); installed
+# only when missing and only as root (CI runs as root), else those tests skip outside CI.
+registry:
+	@if [ "$$(id -u)" = 0 ]; then \
+		command -v docker-registry >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry apache2-utils); \
+	fi
+
+test: registry lint typecheck pytest
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
+
+# Not part of `make test`: minutes of wall time (SIZES=10,100 for a quick run).
+SIZES ?= 10,100,1000
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --sizes $(SIZES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

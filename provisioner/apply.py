@@ -7,12 +7,16 @@ back GitHub's ``updated_at`` for the state. A failing target never stops the oth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
+from types import FrameType
 from typing import Literal as Lit
 
-from provisioner import crypto
+from provisioner import crypto, output, preflight
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError, ProvisionError
 from provisioner.github.client import GitHubClient
@@ -45,7 +49,12 @@ class Report:
 
 
 class Applier:
-    """Writes one plan through one client; keeps the state mapping up to date as it goes."""
+    """Writes one plan through one client; keeps the state mapping up to date as it goes.
+
+    A first Ctrl-C lets the write in flight finish (or its retry wait end), then stops:
+    the rest is reported as not attempted and what was written is recorded. A second
+    Ctrl-C stops at once.
+    """
 
     def __init__(
         self,
@@ -62,68 +71,85 @@ class Applier:
         self._state = state
         self._save = save_state
         self._on_change = on_change
-        self._login: str | None = None
+        self._stop = threading.Event()
 
     def apply(self, plan: Plan) -> Report:
         outcomes: list[Outcome] = []
         for key in plan.forget:
             self._state.pop(key, None)
-        interrupted = False
-        for target, group in groupby(plan.changes, key=lambda c: c.target):
-            changes = list(group)
-            if interrupted:
-                outcomes += [Outcome(c, "not-attempted") for c in changes]
-                continue
-            try:
-                outcomes += self._apply_target(target, changes)
-            except KeyboardInterrupt:
-                interrupted = True
-                done = {o.change for o in outcomes}
-                outcomes += [Outcome(c, "not-attempted") for c in changes if c not in done]
-        return Report(tuple(outcomes), interrupted)
+        hard_stop = False
+        with self._deferred_interrupts():
+            problems = preflight.check(self._client, plan)
+            for target, group in groupby(plan.changes, key=lambda c: c.target):
+                changes = list(group)
+                if self._stop.is_set() or hard_stop:
+                    outcomes += [Outcome(c, "not-attempted") for c in changes]
+                elif target in problems:
+                    for change in changes:
+                        self._record(Outcome(change, "failed", problems[target]), outcomes)
+                else:
+                    try:
+                        self._apply_target(target, changes, outcomes)
+                    except KeyboardInterrupt:
+                        hard_stop = True
+                        done = {o.change for o in outcomes}
+                        outcomes += [Outcome(c, "not-attempted") for c in changes if c not in done]
+        return Report(tuple(outcomes), hard_stop or self._stop.is_set())
+
+    @contextmanager
+    def _deferred_interrupts(self) -> Iterator[None]:
+        """SIGINT sets the stop flag (and ends retry waits); a second one interrupts."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_sigint(signum: int, frame: FrameType | None) -> None:
+            if self._stop.is_set():
+                raise KeyboardInterrupt
+            self._stop.set()
+            self._client.cancel_waits()
+            output.warn(
+                "interrupted: finishing the write in flight, then stopping "
+                "(Ctrl-C again to stop at once)"
+            )
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _record(self, outcome: Outcome, into: list[Outcome]) -> None:
         into.append(outcome)
         if self._on_change is not None:
             self._on_change(outcome)
 
-    def _apply_target(self, target: TargetRef, changes: list[Change]) -> list[Outcome]:
-        outcomes: list[Outcome] = []
+    def _apply_target(self, target: TargetRef, changes: list[Change], out: list[Outcome]) -> None:
         written: dict[str, tuple[Change, str | None]] = {}
         try:
             for i, change in enumerate(changes):
+                if self._stop.is_set():
+                    out += [Outcome(c, "not-attempted") for c in changes[i:]]
+                    break
                 try:
                     fingerprint = self._write(change)
                 except GitHubError as e:
-                    # GitHub refused: later changes on this target would fail alike.
-                    self._record(Outcome(change, "failed", str(e)), outcomes)
-                    outcomes += [Outcome(c, "not-attempted") for c in changes[i + 1 :]]
+                    # GitHub refused (or kept failing): later changes here would fail alike.
+                    self._record(Outcome(change, "failed", str(e)), out)
+                    out += [Outcome(c, "not-attempted") for c in changes[i + 1 :]]
                     break
                 except ProvisionError as e:
-                    self._record(Outcome(change, "failed", str(e)), outcomes)
+                    self._record(Outcome(change, "failed", str(e)), out)
                     continue
                 written[change.secret] = (change, fingerprint)
-                self._record(Outcome(change, "ok"), outcomes)
+                self._record(Outcome(change, "ok"), out)
         finally:
             if written:
                 self._read_back(target, written)
-        return outcomes
-
-    def _check_user(self, target: TargetRef) -> None:
-        """User secrets belong to the token's user: refuse to write another user's."""
-        if self._login is None:
-            self._login = self._client.authenticated_login()
-        if self._login.lower() != target.name.lower():
-            raise GitHubError(
-                f"{target.label}: the token belongs to {self._login!r}; user secrets can only "
-                "be written for the authenticated user"
-            )
 
     def _write(self, change: Change) -> str | None:
         """Carry out one change; the new value's fingerprint when a value was written."""
         target, name = change.target, change.secret
-        if target.scope == "user":
-            self._check_user(target)
         if change.action == "delete":
             self._client.delete_secret(target, name)
             return None

@@ -74,6 +74,16 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (also N
 PruneOpt = Annotated[
     bool, typer.Option("--prune", help="Also delete unmanaged *_CONTAINER_REGISTRY_* secrets.")
 ]
+MaxWaitOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-wait",
+        envvar="PROVISION_MAX_WAIT",
+        min=0.0,
+        metavar="SECONDS",
+        help="Most time the run may spend waiting on rate limits and retries, in total.",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -125,6 +135,7 @@ def plan(
         typer.Option("--detailed-exitcode", help="Exit 2 when changes are pending, 0 when none."),
     ] = False,
     prune: PruneOpt = False,
+    max_wait: MaxWaitOpt = 900.0,
 ) -> int:
     """Show what apply would change; writes nothing anywhere."""
     from provisioner.commands import plan_apply
@@ -138,7 +149,9 @@ def plan(
         api_url=api_url,
         verbose=verbose,
         prune=prune,
+        no_color=no_color,
     )
+    options.max_wait = max_wait
     return plan_apply.plan(options, detailed_exitcode=detailed_exitcode)
 
 
@@ -170,6 +183,7 @@ def apply(
             help="Pause between write requests, as GitHub asks.",
         ),
     ] = 1.0,
+    max_wait: MaxWaitOpt = 900.0,
 ) -> int:
     """Compute the plan, show it, ask, apply it, record state."""
     from provisioner.commands import plan_apply
@@ -184,8 +198,70 @@ def apply(
         verbose=verbose,
         prune=prune,
         write_interval=write_interval,
+        no_color=no_color,
     )
+    options.max_wait = max_wait
     return plan_apply.apply(options, yes=yes, force_rotate=force_rotate)
+
+
+@app.command()
+def status(
+    config: ConfigArg,
+    json_output: JsonOpt = False,
+    target: TargetOpt = None,
+    registry: RegistryOpt = None,
+    state: StateOpt = None,
+    api_url: ApiUrlOpt = None,
+    verbose: VerboseOpt = False,
+    no_color: NoColorOpt = False,
+    fail_on_stale: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-stale",
+            help="Exit 1 when a rotating secret is past due or expired (for monitors).",
+        ),
+    ] = False,
+) -> int:
+    """Show which registry secrets each target holds, their age, policy and rotation."""
+    from provisioner.commands import status as command
+
+    options = command.Options(
+        config=config,
+        json=json_output,
+        targets=target or [],
+        registries=registry or [],
+        state=state,
+        api_url=api_url,
+        verbose=verbose,
+        no_color=no_color,
+        fail_on_stale=fail_on_stale,
+    )
+    return command.run(options)
+
+
+@app.command()
+def doctor(
+    config: ConfigArg,
+    json_output: JsonOpt = False,
+    target: TargetOpt = None,
+    registry: RegistryOpt = None,
+    api_url: ApiUrlOpt = None,
+    verbose: VerboseOpt = False,
+    no_color: NoColorOpt = False,
+) -> int:
+    """Check the token, each target's access and each registry's login; exit 1 on a failure."""
+    from provisioner.commands import doctor as command
+
+    options = command.Options(
+        config=config,
+        json=json_output,
+        targets=target or [],
+        registries=registry or [],
+        api_url=api_url,
+        verbose=verbose,
+        no_color=no_color,
+    )
+    return command.run(options)
 
 
 @app.command()

@@ -11,13 +11,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal as Lit
 
-from provisioner.config import Config, OrgTarget, Registry, RepositoryTarget, Target, UserTarget
+from provisioner.config import (
+    Config,
+    Literal,
+    OrgTarget,
+    Registry,
+    RepositoryTarget,
+    SecretsManagerSource,
+    SsmSource,
+    Target,
+    UserTarget,
+)
 from provisioner.errors import UsageError
 from provisioner.naming import SUFFIXES, secret_name
-from provisioner.sources import EcrTokenPart
+from provisioner.sources import EcrTokenPart, SwapKeyId
 
 Scope = Lit["org", "repository", "user"]
 SCOPES: tuple[Scope, ...] = ("org", "repository", "user")
+ECR_USER = "AWS"
+"""The user of every ECR authorization token."""
 
 
 @dataclass(frozen=True, order=True)
@@ -90,11 +102,34 @@ def _access(target: Target) -> Access:
 
 
 def registry_values(registry: Registry) -> dict[str, object]:
-    """The config value of each secret part of a registry (ECR token parts come from AWS)."""
-    if registry.is_ecr_token and registry.ecr is not None:
-        ecr = registry.ecr
-        return {part: EcrTokenPart(ecr.region, ecr.registry_id, part) for part in SUFFIXES}
-    return {"SERVER": registry.server, "USER": registry.username, "PASSWORD": registry.password}
+    """The config value of each secret part of a registry (ECR token parts come from AWS).
+
+    ECR token mode: USER is the constant ``AWS`` and SERVER is derived from account and
+    region, so both compare like ordinary values without fetching a token; only PASSWORD
+    needs ``GetAuthorizationToken``. Swap mode: a USER from a source is checked for ``ASIA``.
+    """
+    ecr = registry.ecr
+    if registry.is_ecr_token and ecr is not None:
+        return {
+            "SERVER": EcrTokenPart(ecr.region, ecr.registry_id, "SERVER"),
+            "USER": Literal(value=ECR_USER),
+            "PASSWORD": EcrTokenPart(ecr.region, ecr.registry_id, "PASSWORD"),
+        }
+    username: object = registry.username
+    if ecr is not None and username is not None and not isinstance(username, Literal):
+        username = SwapKeyId(registry.id, username)
+    return {"SERVER": registry.server, "USER": username, "PASSWORD": registry.password}
+
+
+def uses_aws(config: Config) -> bool:
+    """True when a run may call AWS: an ``ecr:`` registry or an ``aws_*`` value source."""
+    for registry in config.registries.values():
+        if registry.ecr is not None:
+            return True
+        values = (registry.server, registry.username, registry.password)
+        if any(isinstance(v, SecretsManagerSource | SsmSource) for v in values):
+            return True
+    return False
 
 
 def build(config: Config) -> list[DesiredSecret]:

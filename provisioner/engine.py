@@ -15,10 +15,10 @@ from provisioner.config import Config
 from provisioner.desired import DesiredSecret, Selection, TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.client import GitHubClient
-from provisioner.observe import observe
+from provisioner.observe import in_parallel, observe
 from provisioner.plan import Change, ObservedTarget, Plan, StateEntry, StateKey, diff
 from provisioner.repos import RepoIndex
-from provisioner.sources import Resolver
+from provisioner.sources import Resolver, check_swap_key_ids
 
 
 @dataclass
@@ -49,33 +49,49 @@ def targets_to_observe(run: Run) -> list[TargetRef]:
 def _resolve_access(
     run: Run, wanted: Sequence[DesiredSecret], targets: set[TargetRef]
 ) -> tuple[list[DesiredSecret], dict[TargetRef, str]]:
-    """Expand each observed target's repository patterns (globs list the owner once)."""
+    """Expand each observed target's repository patterns (globs list the owner once).
+
+    The owners' listings are reads of different owners: they overlap, bounded like observation.
+    """
     index = run.repo_index()
-    expanded: dict[TargetRef, tuple[str, ...] | None] = {}
-    failed: dict[TargetRef, str] = {}
-    out: list[DesiredSecret] = []
-    for d in wanted:
-        if d.target not in targets or d.target in failed:
-            out.append(d)
-            continue
-        if d.target not in expanded:
-            try:
-                patterns = d.access.patterns
-                expanded[d.target] = None if patterns is None else index.expand(d.target, patterns)
-            except GitHubError as e:
-                failed[d.target] = str(e)
-                out.append(d)
-                continue
-        out.append(replace(d, repositories=expanded[d.target]))
+    patterns = {d.target: d.access.patterns for d in wanted if d.target in targets}
+
+    def expand(target: TargetRef) -> tuple[tuple[str, ...] | None, str | None]:
+        found = patterns[target]
+        try:
+            return (None if found is None else index.expand(target, found)), None
+        except GitHubError as e:
+            return None, str(e)
+
+    results = dict(zip(patterns, in_parallel(expand, list(patterns)), strict=True))
+    failed = {t: error for t, (_, error) in results.items() if error is not None}
+    out = [
+        d
+        if d.target not in results or d.target in failed
+        else replace(d, repositories=results[d.target][0])
+        for d in wanted
+    ]
     return out, failed
 
 
-def make_plan(run: Run, *, prune: bool = False, force_rotate: bool = False) -> Plan:
-    """Read GitHub (and only the sources the plan needs) and compute the plan."""
+def make_plan(
+    run: Run,
+    *,
+    prune: bool = False,
+    force_rotate: bool = False,
+    on_observed: Callable[[TargetRef], None] | None = None,
+) -> Plan:
+    """Read GitHub (and only the sources the plan needs) and compute the plan.
+
+    ``on_observed`` is called as each target's read finishes (the progress bar).
+    """
     targets = targets_to_observe(run)
     wanted, failed = _resolve_access(run, desired.build(run.config), set(targets))
     index = run.repo_index()
-    observed = observe(run.client, index, [t for t in targets if t not in failed], wanted)
+    readable = [t for t in targets if t not in failed]
+    # Only the selected registries' policies are read (a --registry rotation reads its own).
+    relevant = [d for d in wanted if run.selection.wants_registry(d.registry)]
+    observed = observe(run.client, index, readable, relevant, on_done=on_observed)
     for target, message in failed.items():
         observed[target] = ObservedTarget(target=target, error=message)
 
@@ -93,6 +109,8 @@ def make_plan(run: Run, *, prune: bool = False, force_rotate: bool = False) -> P
         prune=prune,
         force_rotate=force_rotate,
     )
+    # A swap key ID about to be written is read now, so its ASIA warning shows in the plan.
+    check_swap_key_ids(run.resolver, [c.desired for c in plan.changes if c.writes_value])
     return _check_repositories(run, plan)
 
 

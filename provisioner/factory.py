@@ -8,6 +8,7 @@ from pathlib import Path
 
 from provisioner import output, state
 from provisioner.config import Config
+from provisioner.desired import uses_aws
 from provisioner.github.auth import api_url, credentials
 from provisioner.github.client import GitHubClient
 from provisioner.sources import Resolver
@@ -28,7 +29,14 @@ def make_client(
 
 
 def make_resolver(config: Config, environ: Mapping[str, str] | None = None) -> Resolver:
-    return Resolver(config.base_dir, environ)
+    """The run's resolver; with AWS readers only when the config uses AWS (boto3 is heavy)."""
+    resolver = Resolver(config.base_dir, environ)
+    if uses_aws(config):
+        from provisioner.aws import Aws
+
+        for source_type, reader in Aws().readers().items():
+            resolver.register(source_type, reader)
+    return resolver
 
 
 def state_path(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import TypeVar
 
 from provisioner.desired import DesiredSecret, TargetRef
 from provisioner.errors import GitHubError
@@ -14,6 +15,18 @@ from provisioner.repos import RepoIndex
 
 MAX_WORKERS = 6
 """GitHub allows 100 concurrent requests; stay far below (reads only, writes are serial)."""
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_parallel(fn: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> list[R]:
+    """``[fn(item) for item in items]`` on at most ``workers`` threads (reads only), in order."""
+    workers = MAX_WORKERS if workers is None else workers
+    if len(items) <= 1 or workers <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 def _needs_repositories(d: DesiredSecret, o: ObservedSecret) -> bool:
@@ -60,8 +73,4 @@ def observe(
             on_done(target)
         return result
 
-    workers = MAX_WORKERS if workers is None else workers
-    if len(targets) <= 1 or workers <= 1:
-        return {t: one(t) for t in targets}
-    with ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
-        return dict(zip(targets, pool.map(one, targets), strict=True))
+    return dict(zip(targets, in_parallel(one, targets, workers), strict=True))

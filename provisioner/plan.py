@@ -140,7 +140,10 @@ def _update_reasons(
     reasons: list[str] = []
     age: timedelta | None = None
     if d.rotate_after is not None:
-        age = now - (s.updated_at if s is not None else o.updated_at)
+        # The state's record of our last write, else GitHub's updated_at; the older of the
+        # two if GitHub's is older (a restored secret, a skewed record): rotating early is safe.
+        written = o.updated_at if s is None else min(s.updated_at, o.updated_at)
+        age = now - written
         if force_rotate or age >= d.rotate_after:
             reasons.append("rotation-due")
     if s is not None and o.updated_at > s.updated_at:

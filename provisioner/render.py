@@ -1,11 +1,18 @@
 """Renderers: a plan (and an apply report) as text or as the JSON document of DESIGN.md §4.
 
-Both derive from :func:`plan_data`, so text and JSON never disagree. Writers take a stream.
+Both derive from the same values, so text and JSON never disagree. Writers take a stream;
+text goes through a Rich console on it: colours only on a terminal, never with ``--no-color``
+or ``NO_COLOR``, and the same characters either way. Rich is imported lazily (``validate``
+and ``--version`` never load it).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, TextIO
@@ -13,10 +20,16 @@ from typing import TYPE_CHECKING, Any, TextIO
 from provisioner.plan import Change, Plan
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
     from provisioner.apply import Report
 
 FORMAT_VERSION = 1
 MARKERS = {"create": "+", "update": "~", "delete": "-"}
+STYLES = {"create": "green", "update": "yellow", "delete": "red"}
+Cell = tuple[str, str]
+"""A table cell: its text and a Rich style ("" for none)."""
 
 
 def change_data(change: Change) -> dict[str, Any]:
@@ -75,8 +88,54 @@ def write_json(document: dict[str, Any], out: TextIO) -> None:
     out.write("\n")
 
 
-def _age(age: timedelta) -> str:
-    minutes = int(age.total_seconds() // 60)
+def make_console(out: TextIO, *, no_color: bool = False) -> Console:
+    """A Rich console on ``out``: colour only on a terminal, none with ``no_color``/NO_COLOR.
+
+    Plain text otherwise: no markup, no highlighting, no wrapping (lines stay greppable).
+    """
+    from rich.console import Console
+
+    plain = no_color or bool(os.environ.get("NO_COLOR"))
+    return Console(
+        file=out,
+        color_system=None if plain else "auto",  # None: no escape codes at all (no bold either)
+        markup=False,
+        highlight=False,
+        emoji=False,
+        soft_wrap=True,
+    )
+
+
+def _text(*cells: Cell) -> Text:
+    from rich.text import Text
+
+    line = Text()
+    for text, style in cells:
+        line.append(text, style=style or None)
+    return line
+
+
+def columns(rows: Sequence[Sequence[Cell]], indent: str = "") -> list[Text]:
+    """Rows of cells, each column padded to its widest cell (two spaces between columns)."""
+    count = max((len(r) for r in rows), default=0)
+    widths = [max(len(r[i][0]) for r in rows if i < len(r)) for i in range(count)]
+    lines = []
+    for row in rows:
+        cells: list[Cell] = [(indent, "")]
+        for i, (text, style) in enumerate(row):
+            last = i == len(row) - 1
+            cells.append((text, style))
+            if not last:
+                cells.append((" " * (widths[i] - len(text) + 2), ""))
+        line = _text(*cells)
+        line.rstrip()
+        lines.append(line)
+    return lines
+
+
+def age_text(age: timedelta) -> str:
+    """``2d3h4m``, ``5h0m``, ``12m`` (negative ages, from clock skew, read as 0m)."""
+    minutes = max(0, int(age.total_seconds() // 60))
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     parts = [f"{days}d"] if days else []
@@ -84,17 +143,32 @@ def _age(age: timedelta) -> str:
     return "".join([*parts, f"{minutes}m"])
 
 
-def _change_line(change: Change, width: int) -> str:
+def period_text(period: timedelta) -> str:
+    """A configured period: ``45m``, ``6h``, ``1h30m`` (no ``0m`` on whole hours)."""
+    text = age_text(period)
+    return text.removesuffix("0m") if text.endswith("h0m") else text
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 target``, ``2 targets``; ``words`` for irregular plurals."""
+    return f"{count} {word if count == 1 else words or word + 's'}"
+
+
+def _change_cells(change: Change) -> list[Cell]:
     reasons = ", ".join(change.reasons)
     if change.age is not None and "rotation-due" in change.reasons:
-        reasons += f"; age {_age(change.age)}"
-    line = f"  {MARKERS[change.action]} {change.secret.ljust(width)}  ({reasons})"
+        reasons += f"; age {age_text(change.age)}"
+    style = STYLES[change.action]
+    cells: list[Cell] = [(f"{MARKERS[change.action]} {change.secret}", style), (f"({reasons})", "")]
+    policy = []
     if change.action != "delete":
         if change.target.scope == "org" and change.visibility:
-            line += f"  visibility: {change.visibility}"
+            policy.append(f"visibility: {change.visibility}")
         if change.repositories is not None:
-            line += f"  repositories: {', '.join(change.repositories) or '(none)'}"
-    return line
+            policy.append(f"repositories: {', '.join(change.repositories) or '(none)'}")
+    if policy:
+        cells.append(("  ".join(policy), "dim"))
+    return cells
 
 
 def summary_line(plan: Plan) -> str:
@@ -113,34 +187,90 @@ def summary_line(plan: Plan) -> str:
     )
 
 
-def write_plan(plan: Plan, out: TextIO) -> None:
-    """One block per target with Terraform-like markers, then unmanaged secrets, then a summary."""
-    width = max((len(c.secret) for c in plan.changes), default=0)
+def write_plan(plan: Plan, out: TextIO, *, no_color: bool = False) -> None:
+    """One block per target with Terraform-like markers, then unmanaged secrets, then a summary.
+
+    Columns (marker, secret, reasons, policy) are aligned across the whole plan.
+    """
+    console = make_console(out, no_color=no_color)
+    lines = columns([_change_cells(c) for c in plan.changes], indent="  ")
+    at = 0
     for target, changes in groupby(plan.changes, key=lambda c: c.target):
-        out.write(f"{target.label}\n")
-        for change in changes:
-            out.write(_change_line(change, width) + "\n")
-        out.write("\n")
+        console.print(_text((target.label, "bold")))
+        for _ in changes:
+            console.print(lines[at])
+            at += 1
+        console.print()
     if plan.unmanaged:
-        out.write("Unmanaged registry secrets (deleted only with --prune):\n")
-        for u in plan.unmanaged:
-            out.write(f"  {u.target.label}  {u.secret}\n")
-        out.write("\n")
-    out.write(summary_line(plan) + "\n")
+        console.print("Unmanaged registry secrets (deleted only with --prune):")
+        rows = [[(u.target.label, ""), (u.secret, "yellow")] for u in plan.unmanaged]
+        for line in columns(rows, indent="  "):
+            console.print(line)
+        console.print()
+    style = "red" if plan.failed_targets else "bold"
+    console.print(_text((summary_line(plan), style)))
 
 
-def write_report(report: Report, out: TextIO) -> None:
+RESULT_CELLS: dict[str, Cell] = {
+    "ok": ("done", "green"),
+    "failed": ("FAILED", "bold red"),
+    "not-attempted": ("not attempted", "yellow"),
+}
+
+
+def write_report(report: Report, out: TextIO, *, no_color: bool = False) -> None:
     """What apply did: done, failed (with the reason) and not attempted."""
+    console = make_console(out, no_color=no_color)
+    rows: list[list[Cell]] = []
     for outcome in report.outcomes:
         c = outcome.change
-        mark = {"ok": "done", "failed": "FAILED", "not-attempted": "not attempted"}[outcome.result]
-        line = f"{mark:>13}  {MARKERS[c.action]} {c.target.label} {c.secret}"
+        text, style = RESULT_CELLS[outcome.result]
+        row: list[Cell] = [
+            (text.rjust(13), style),
+            (f"{MARKERS[c.action]} {c.target.label}", STYLES[c.action]),
+            (c.secret, ""),
+        ]
         if outcome.error:
-            line += f": {outcome.error}"
-        out.write(line + "\n")
-    out.write(
-        f"Apply: {report.count('ok')} done, {report.count('failed')} failed, "
+            row.append((outcome.error, "red"))
+        rows.append(row)
+    for line in columns(rows):
+        console.print(line)
+    failed = report.count("failed")
+    summary = (
+        f"Apply: {report.count('ok')} done, {failed} failed, "
         f"{report.count('not-attempted')} not attempted."
         + (" Interrupted." if report.interrupted else "")
-        + "\n"
     )
+    console.print(_text((summary, "bold red" if failed or report.interrupted else "bold")))
+
+
+@contextmanager
+def progress(
+    description: str,
+    total: int,
+    *,
+    enabled: bool = True,
+    stream: TextIO | None = None,
+    no_color: bool = False,
+) -> Iterator[Callable[[], None]]:
+    """A transient progress bar on stderr; yields ``advance``.
+
+    Shown only when ``enabled`` (callers pass ``not json``), for two or more steps, and only
+    when the stream is a terminal: logs and pipes never see it.
+    """
+    out = sys.stderr if stream is None else stream
+    if not enabled or total < 2 or not out.isatty():
+        yield lambda: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=make_console(out, no_color=no_color),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda: bar.advance(task)

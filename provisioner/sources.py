@@ -8,15 +8,15 @@ reader, without touching any caller.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from provisioner import output
+from provisioner import command, output
 from provisioner.config import (
     CommandSource,
     EnvSource,
@@ -43,6 +43,18 @@ class EcrTokenPart:
     part: str
 
 
+@dataclass(frozen=True)
+class SwapKeyId:
+    """The USER source of an ``ecr.mode: swap`` registry: an AWS access key ID.
+
+    Read like its ``source``; a key ID of temporary credentials (``ASIA``) gets a warning,
+    since GitHub's credential swap has no session token. The value itself is never shown.
+    """
+
+    registry: str
+    source: object
+
+
 def describe(source: object) -> str:
     """A short, value-free description of a source for error messages."""
     if isinstance(source, EnvSource):
@@ -57,6 +69,8 @@ def describe(source: object) -> str:
         return f"aws_ssm {source.aws_ssm}"
     if isinstance(source, EcrTokenPart):
         return f"ECR authorization token ({source.region or 'default region'})"
+    if isinstance(source, SwapKeyId):
+        return describe(source.source)
     return type(source).__name__
 
 
@@ -75,9 +89,10 @@ class Resolver:
             EnvSource: self._read_env,
             FileSource: self._read_file,
             CommandSource: self._read_command,
-            SecretsManagerSource: _aws_not_installed,
-            SsmSource: _aws_not_installed,
-            EcrTokenPart: _aws_not_installed,
+            SecretsManagerSource: _aws_not_configured,
+            SsmSource: _aws_not_configured,
+            EcrTokenPart: _aws_not_configured,
+            SwapKeyId: self._read_swap_key_id,
         }
         self._readers.update(readers or {})
         self._cache: dict[object, SecretValue | SourceError] = {}
@@ -119,6 +134,16 @@ class Resolver:
             output.mask(value)
         return value
 
+    def _read_swap_key_id(self, source: SwapKeyId) -> str:
+        text = self.resolve(source.source).reveal()
+        if text.startswith("ASIA"):
+            output.warn(
+                f"registry {source.registry} (ecr.mode: swap): the access key ID starts with "
+                "ASIA: temporary credentials expire and GitHub's credential swap has no "
+                "session token; use a long-lived IAM user key (AKIA...)"
+            )
+        return text
+
     def _read_env(self, source: EnvSource) -> str:
         text = self._environ.get(source.env, "")
         if not text:
@@ -146,20 +171,18 @@ class Resolver:
         argv = [os.path.expanduser(a) for a in source.command]
         what = f"command {argv[0]!r}"
         try:
-            done = subprocess.run(
-                argv,
-                capture_output=True,
-                stdin=subprocess.DEVNULL,
-                timeout=source.timeout,
-                cwd=self._base_dir,
-                check=False,
-            )
+            # Read as it comes, killed past the cap or the timeout (bounded memory and time).
+            done = command.run(argv, self._base_dir, source.timeout, MAX_SOURCE_BYTES)
         except FileNotFoundError:
             raise SourceError(f"{what}: program not found") from None
         except PermissionError:
             raise SourceError(f"{what}: not executable") from None
-        except subprocess.TimeoutExpired:
+        except command.CommandTimeout:
             raise SourceError(f"{what}: timed out after {source.timeout:g}s") from None
+        except command.CommandOutputTooLarge:
+            raise SourceError(
+                f"{what}: printed more than {MAX_SOURCE_BYTES} bytes; stopped it"
+            ) from None
         except OSError as e:
             raise SourceError(f"{what}: cannot run: {e.strerror or e}") from None
         if done.returncode != 0:
@@ -172,8 +195,21 @@ class Resolver:
             raise SourceError(f"{what}: output is not UTF-8 text") from None
 
 
-def _aws_not_installed(source: object) -> str:
-    raise SourceError(f"{describe(source)}: AWS support is not installed yet in this version")
+def check_swap_key_ids(resolver: Resolver, wanted: Iterable[object]) -> None:
+    """Read the swap-mode key IDs among ``wanted`` (desired secrets), for their warning.
+
+    A failing source is left for apply to report on the change that needs it.
+    """
+    for desired in wanted:
+        value = getattr(desired, "value", None)
+        if isinstance(value, SwapKeyId):
+            with contextlib.suppress(SourceError):
+                resolver.resolve(value)
+
+
+def _aws_not_configured(source: object) -> str:
+    # factory.make_resolver registers the AWS readers whenever a config uses AWS.
+    raise SourceError(f"{describe(source)}: no AWS reader registered for this run")
 
 
 def _select_key(text: str, key: str, source: object) -> str:

@@ -66,11 +66,20 @@ def _entry(item: dict[str, Any]) -> tuple[StateKey, StateEntry]:
     )
 
 
-def save(path: Path, entries: Mapping[StateKey, StateEntry]) -> None:
-    """Write the whole state atomically with mode 0600."""
-    document = {
-        "format_version": FORMAT_VERSION,
-        "secrets": [
+def _order(item: tuple[StateKey, StateEntry]) -> tuple[str, str, str]:
+    (target, name), _ = item
+    return (target.scope, target.name, name)
+
+
+def _document(entries: Mapping[StateKey, StateEntry]) -> str:
+    """The JSON text: one secret per line, each line by the C encoder.
+
+    Apply saves after every target, so this runs N times per run: ``indent=`` (the pure-Python
+    encoder) and sorting by dataclass comparison cost 68 ms for 9,000 secrets, a minute over
+    a 1,000-target apply.
+    """
+    lines = [
+        json.dumps(
             {
                 "scope": target.scope,
                 "target": target.name,
@@ -79,16 +88,21 @@ def save(path: Path, entries: Mapping[StateKey, StateEntry]) -> None:
                 "fingerprint": entry.fingerprint,
                 "updated_at": entry.updated_at.isoformat(),
             }
-            for (target, name), entry in sorted(entries.items())
-        ],
-    }
+        )
+        for (target, name), entry in sorted(entries.items(), key=_order)
+    ]
+    return f'{{"format_version": {FORMAT_VERSION}, "secrets": [\n' + ",\n".join(lines) + "\n]}\n"
+
+
+def save(path: Path, entries: Mapping[StateKey, StateEntry]) -> None:
+    """Write the whole state atomically with mode 0600."""
+    text = _document(entries)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(document, f, indent=1)
-                f.write("\n")
+                f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
             os.chmod(tmp, 0o600)

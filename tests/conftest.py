@@ -70,6 +70,7 @@ def isolated_home(
     yield home
 
 
+from tests.registry.fixtures import docker_registry, token_registry  # noqa: E402, F401
 from tests.sandbox.conftest import GH, gh, sandbox, world  # noqa: E402, F401  (suite-wide fixtures)
 
 

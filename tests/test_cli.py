@@ -15,7 +15,7 @@ from provisioner.cli import app, main
 from provisioner.secret import SecretValue
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = ["validate", "schema", "plan", "apply", "sandbox"]
+COMMANDS = ["validate", "schema", "plan", "apply", "status", "doctor", "sandbox"]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -36,6 +36,23 @@ def test_every_command_has_help(command: str) -> None:
     assert result.exit_code == 0
     summary = result.output.split("Usage:", 1)[1].split("\n\n", 2)[1].strip()
     assert len(summary) > 20, f"{command} has no help text"
+
+
+def test_every_command_is_registered_and_listed() -> None:
+    names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
+    assert sorted(names) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_has_help(command: str) -> None:
+    import typer.main
+
+    click_command = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    for param in click_command.params:
+        if param.param_type_name == "option":
+            assert len(param.help or "") > 10, f"{command} {param.opts}: no help text"
+        else:
+            assert len(getattr(param, "help", "") or "") > 10, f"{command} {param.name}: no help"
 
 
 @pytest.mark.parametrize(

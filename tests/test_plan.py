@@ -168,6 +168,19 @@ def test_rotation_age_prefers_state_record():
     assert reasons(plan) == [("update", NAME, ("rotation-due",))]
 
 
+def test_rotation_age_is_githubs_when_older_than_the_state_record():
+    """A secret GitHub says is older than our record (restored, aged) rotates by GitHub's."""
+    d = want(REPO, rotate=timedelta(hours=6))
+    plan, _ = run(
+        [d],
+        [seen(updated=NOW - timedelta(hours=7), visibility=None, repos=None)],
+        {(REPO, NAME): entry(NOW - timedelta(minutes=5))},
+        target=REPO,
+    )
+    assert reasons(plan) == [("update", NAME, ("rotation-due",))]
+    assert plan.changes[0].age == timedelta(hours=7)
+
+
 def test_force_rotate():
     d = want(REPO, rotate=timedelta(hours=6))
     plan, _ = run(

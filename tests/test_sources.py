@@ -131,8 +131,16 @@ def test_each_source_is_read_once_and_only_when_asked(tmp_path: Path) -> None:
         EcrTokenPart("us-east-1", None, "PASSWORD"),
     ],
 )
-def test_aws_sources_say_clearly_they_are_not_installed(tmp_path: Path, source: object) -> None:
-    with pytest.raises(SourceError, match="AWS support is not installed"):
+def test_aws_sources_without_boto3_say_what_to_install(
+    tmp_path: Path, source: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provisioner.aws import Aws
+
+    monkeypatch.setitem(sys.modules, "boto3", None)  # as if boto3 were not installed
+    with pytest.raises(SourceError, match=r"needs boto3: pip install 'provisioner\[aws\]'"):
+        Resolver(tmp_path, {}, readers=Aws().readers()).resolve(source)
+    # A resolver built without the AWS readers says so instead of calling AWS.
+    with pytest.raises(SourceError, match="no AWS reader registered"):
         resolver(tmp_path).resolve(source)
 
 

@@ -26,6 +26,8 @@ class Options:
     verbose: bool = False
     prune: bool = False
     write_interval: float = 1.0
+    no_color: bool = False
+    max_wait: float = 900.0
 
 
 def _run(options: Options) -> tuple[engine.Run, Path]:
@@ -39,6 +41,7 @@ def _run(options: Options) -> tuple[engine.Run, Path]:
     client = make_client(
         config, options.api_url, write_interval=options.write_interval, verbose=options.verbose
     )
+    client.set_max_wait(options.max_wait)
     run = engine.Run(
         config=config,
         client=client,
@@ -57,15 +60,29 @@ def _report_failed_targets(plan: Plan) -> None:
 def plan(options: Options, *, detailed_exitcode: bool = False) -> int:
     """Compute and render; write nothing anywhere."""
     run, _ = _run(options)
-    result = engine.make_plan(run, prune=options.prune)
+    result = _make_plan(run, options)
     if options.json:
         render.write_json(render.plan_data(result), sys.stdout)
     else:
-        render.write_plan(result, sys.stdout)
+        render.write_plan(result, sys.stdout, no_color=options.no_color)
     _report_failed_targets(result)
     if result.failed_targets:
         return EXIT_ERROR
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
+
+
+def _make_plan(run: engine.Run, options: Options, *, force_rotate: bool = False) -> Plan:
+    """The plan, with a progress bar on stderr while targets are read (terminal only)."""
+    total = len(engine.targets_to_observe(run))
+    with render.progress(
+        "Reading GitHub", total, enabled=not options.json, no_color=options.no_color
+    ) as advance:
+        return engine.make_plan(
+            run,
+            prune=options.prune,
+            force_rotate=force_rotate,
+            on_observed=lambda _target: advance(),
+        )
 
 
 def _confirm() -> bool:
@@ -83,9 +100,9 @@ def apply(options: Options, *, yes: bool = False, force_rotate: bool = False) ->
     run, path = _run(options)
     with state.locked(path):
         run.state = state.load(path)
-        result = engine.make_plan(run, prune=options.prune, force_rotate=force_rotate)
+        result = _make_plan(run, options, force_rotate=force_rotate)
         if not options.json:
-            render.write_plan(result, sys.stdout)
+            render.write_plan(result, sys.stdout, no_color=options.no_color)
         _report_failed_targets(result)
         if not result.has_changes:
             if result.forget:
@@ -99,25 +116,30 @@ def apply(options: Options, *, yes: bool = False, force_rotate: bool = False) ->
             output.info("Apply cancelled.")
             return EXIT_ERROR
 
-        def progress(outcome: Outcome) -> None:
-            if options.verbose:
-                c = outcome.change
-                output.info(f"{outcome.result}: {c.action} {c.target.label} {c.secret}")
+        with render.progress(
+            "Applying", len(result.changes), enabled=not options.json, no_color=options.no_color
+        ) as advance:
 
-        applier = Applier(
-            run.client,
-            run.resolver,
-            run.repo_index(),
-            run.state,
-            lambda entries: state.save(path, entries),
-            on_change=progress,
-        )
-        report = applier.apply(result)
+            def progress(outcome: Outcome) -> None:
+                advance()
+                if options.verbose:
+                    c = outcome.change
+                    output.info(f"{outcome.result}: {c.action} {c.target.label} {c.secret}")
+
+            applier = Applier(
+                run.client,
+                run.resolver,
+                run.repo_index(),
+                run.state,
+                lambda entries: state.save(path, entries),
+                on_change=progress,
+            )
+            report = applier.apply(result)
     if options.json:
         render.write_json(render.plan_data(result, report), sys.stdout)
     else:
         sys.stdout.write("\n")
-        render.write_report(report, sys.stdout)
+        render.write_report(report, sys.stdout, no_color=options.no_color)
     if report.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.ok and not result.failed_targets else EXIT_ERROR

@@ -1,43 +1,65 @@
 """The GitHub client: PyGithub's requester for the Codespaces secrets endpoints it does not wrap.
 
-One object per run. It owns authentication, the base URL, retries and write pacing (all
-PyGithub's), translates PyGithub and transport errors into :class:`GitHubError` naming the
-target and the permission, and speaks the project's types. Public keys are fetched once per
-target per run.
+One object per run. It owns authentication, the base URL, retries (:mod:`.retry`) and write
+pacing (PyGithub's), checks every answer's shape, translates failures into one-line
+:class:`GitHubError` messages naming the target and the permission (:mod:`.permissions`),
+and speaks the project's types. Public keys are fetched once per target per run. Request
+and response bodies are never logged (a filter on PyGithub's DEBUG log drops them).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
-from github import Github, GithubException, GithubRetry
-from github.Auth import Auth
+from github import Github, GithubException
+from github.Auth import AppInstallationAuth, Auth, Token
 
-from provisioner import crypto
+from provisioner import crypto, output
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError
+from provisioner.github import permissions
+from provisioner.github.retry import (
+    RATE_LIMITED,
+    BudgetedRetry,
+    RetryInterrupted,
+    RetryPolicy,
+    WaitLimitExceeded,
+    make_retry,
+)
 from provisioner.plan import ObservedSecret
 from provisioner.secret import SecretValue
 
 API_VERSION: Final = "2022-11-28"
 PER_PAGE: Final = 100
 log = logging.getLogger("provisioner.github")
+_KEY_ID = re.compile(r"\bkey_id\b")
 
-NEEDS: Final[Mapping[str, str]] = {
-    "org": "admin:org (classic token) or 'Organization codespaces secrets: write' "
-    "(fine-grained token or App), as an organization owner",
-    "repository": "repo (classic token) or 'Codespaces secrets: write' "
-    "(fine-grained token or App), as a repository admin",
-    "user": "codespace or codespace:secrets (classic token) or 'Codespaces user secrets: "
-    "write' (fine-grained token); an App installation token cannot manage user secrets",
-}
+
+class _NoBodies(logging.Filter):
+    """PyGithub logs request and response bodies at DEBUG: keep the request line only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 9:
+            verb, scheme, host, url, _headers, _body, status, _rheaders, _out = record.args
+            record.msg = "%s %s://%s%s ==> %s (headers and bodies omitted)"
+            record.args = (verb, scheme, host, url, status)
+        return True
+
+
+logging.getLogger("github.Requester").addFilter(_NoBodies())
+# PyGithub attaches a stderr handler at INFO to "github"; its retry chatter would duplicate
+# this client's own notices (WaitBudget.notify), so only its warnings are shown.
+logging.getLogger("github").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -49,7 +71,7 @@ class Repo:
 
 @dataclass(frozen=True)
 class PublicKey:
-    key_id: str
+    key_id: str | int
     key: str
 
 
@@ -78,19 +100,22 @@ class GitHubClient:
         base_url: str,
         *,
         write_interval: float = 1.0,
-        retry: GithubRetry | int | None = None,
+        retry: BudgetedRetry | None = None,
         timeout: int = 30,
         workers: int = 6,
         logger: Callable[[str], None] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url
+        self.retry = retry or make_retry(RetryPolicy.from_env(environ))
+        self.retry.budget.notify = output.warn
         self._github = Github(
             auth=auth,
             base_url=base_url,
             api_version=API_VERSION,
             per_page=PER_PAGE,
             timeout=timeout,
-            retry=GithubRetry() if retry is None else retry,
+            retry=self.retry,
             pool_size=max(workers, 2),
             seconds_between_requests=None,
             seconds_between_writes=write_interval or None,
@@ -100,6 +125,32 @@ class GitHubClient:
         self._keys: dict[TargetRef, PublicKey] = {}
         self._keys_lock = threading.Lock()
         self._log = logger
+        self._token = auth.token if isinstance(auth, Token) else None
+        self._app = isinstance(auth, AppInstallationAuth)
+        self._environ = dict(environ) if environ is not None else None
+        self.scopes: frozenset[str] | None = None
+        """The classic token's scopes, from the X-OAuth-Scopes of any answer (None: unseen)."""
+
+    # -- retries and permissions ---------------------------------------------------------
+
+    def set_max_wait(self, seconds: float) -> None:
+        """The most the run may wait on retries in total (``--max-wait``)."""
+        self.retry.budget.limit = seconds
+
+    def cancel_waits(self) -> None:
+        """Stop any retry wait now (Ctrl-C during apply): the waiting request fails."""
+        self.retry.budget.cancelled.set()
+
+    @property
+    def token_kind(self) -> permissions.TokenKind:
+        environ = os.environ if self._environ is None else self._environ
+        return permissions.token_kind(
+            self._token, app_installation=self._app, environ=environ, scopes=self.scopes
+        )
+
+    def permission_problem(self, target: TargetRef) -> str | None:
+        """Why the token certainly cannot manage this target's secrets (None: not known)."""
+        return permissions.missing_for(target.scope, target.label, self.token_kind, self.scopes)
 
     # -- transport --------------------------------------------------------------------
 
@@ -111,28 +162,72 @@ class GitHubClient:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
     ) -> tuple[Mapping[str, Any], Any]:
+        """One request (retried per the policy); the lower-cased headers and the JSON answer."""
+        if target is not None and (problem := self.permission_problem(target)):
+            raise GitHubError(problem)
         if self._log is not None:
             self._log(f"{verb} {url}")
+        where, path = _where(target), urlsplit(url).path
+        budget = self.retry.budget
+        budget.begin()
         try:
-            headers, data = self._requester.requestJsonAndCheck(
+            status, raw_headers, text = self._requester.requestJson(
                 verb, url, parameters=params, input=body
             )
-        except GithubException as e:
-            raise GitHubError(_explain(e, verb, url, target), e.status) from None
+        except GithubException as e:  # GithubRetry's verdict on a 403 that is no rate limit
+            self._note_scopes(e.headers)
+            message = self._explain(e.status, e.data, verb, path, target)
+            raise GitHubError(message + _tries(budget.retries()), e.status) from None
+        except WaitLimitExceeded as e:
+            raise GitHubError(f"{where}{verb} {path}: {e}") from None
+        except RetryInterrupted as e:
+            raise GitHubError(f"{where}{verb} {path}: {e}") from None
         except requests.RequestException as e:
             raise GitHubError(
-                f"{_where(target)}cannot reach {self.base_url}: {type(e).__name__}"
+                f"{where}cannot reach {self.base_url}: {type(e).__name__}{_tries(budget.retries())}"
             ) from None
-        except ValueError:
+        except RuntimeError:  # PyGithub refuses a redirect to another host or scheme
             raise GitHubError(
-                f"{_where(target)}{verb} {url}: GitHub's answer is not JSON"
+                f"{where}{verb} {path}: GitHub redirected to another host or scheme; "
+                "not followed: check --api-url"
             ) from None
-        return {k.lower(): v for k, v in (headers or {}).items()}, data
+        except ValueError:  # malformed rate-limit headers
+            raise GitHubError(
+                f"{where}{verb} {path}: GitHub's answer has malformed headers"
+            ) from None
+        headers = {str(k).lower(): v for k, v in (raw_headers or {}).items()}
+        self._note_scopes(headers)
+        data = _json(text)
+        if 300 <= status < 400:
+            to = urlsplit(str(headers.get("location", ""))).netloc or "elsewhere"
+            raise GitHubError(
+                f"{where}{verb} {path}: GitHub answered {status} (redirect to {to}); "
+                "not followed: check --api-url"
+            )
+        if status == 422 and verb == "PUT" and _names_key_id(data):
+            raise _StaleKey(f"{where}{verb} {path}: 422 {_message(data)}", status)
+        if status in RATE_LIMITED and _rate_limited(headers, data):
+            detail = f"{status} {_message(data)}".strip()
+            raise GitHubError(
+                f"{where}{verb} {path}: rate limited ({detail}){_tries(budget.retries())}", status
+            )
+        if status >= 400 or status < 200:
+            message = self._explain(status, data, verb, path, target)
+            raise GitHubError(message + _tries(budget.retries()), status)
+        if data is _NOT_JSON:
+            raise GitHubError(f"{where}{verb} {path}: GitHub's answer is not JSON ({status})")
+        return headers, data
+
+    def _note_scopes(self, headers: Mapping[str, Any] | None) -> None:
+        for name, value in (headers or {}).items():
+            if str(name).lower() == "x-oauth-scopes":
+                self.scopes = permissions.parse_scopes(str(value))
 
     def _pages(self, url: str, target: TargetRef | None, item_key: str | None) -> Iterator[Any]:
-        """Every item of a paged list, following ``Link: rel="next"``."""
+        """Every item of a paged list, following ``Link: rel="next"`` on the same host."""
         next_url: str | None = url
         params: dict[str, Any] | None = {"per_page": PER_PAGE}
+        base = urlsplit(self.base_url)
         while next_url:
             headers, data = self._call("GET", next_url, target, params)
             items = data.get(item_key) if item_key and isinstance(data, dict) else data
@@ -141,9 +236,13 @@ class GitHubClient:
             yield from items
             next_url = None
             params = None
-            for link in requests.utils.parse_header_links(headers.get("link", "")):
+            for link in requests.utils.parse_header_links(str(headers.get("link", ""))):
                 if link.get("rel") == "next":
                     next_url = link.get("url")
+            if next_url and (urlsplit(next_url)[:2] != base[:2]):
+                raise GitHubError(
+                    f"{_where(target)}GET {url}: GitHub's next-page link points to another host"
+                )
 
     # -- reads ------------------------------------------------------------------------
 
@@ -153,10 +252,11 @@ class GitHubClient:
         for item in self._pages(secrets_path(target), target, "secrets"):
             try:
                 name = str(item["name"]).upper()
+                visibility = item.get("visibility") if target.scope == "org" else None
+                if visibility is not None and not isinstance(visibility, str):
+                    raise TypeError("visibility")
                 found[name] = ObservedSecret(
-                    name=name,
-                    updated_at=_timestamp(item["updated_at"]),
-                    visibility=item.get("visibility") if target.scope == "org" else None,
+                    name=name, updated_at=_timestamp(item["updated_at"]), visibility=visibility
                 )
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise GitHubError(f"{target.label}: unexpected secret in GitHub's list") from None
@@ -174,13 +274,18 @@ class GitHubClient:
         if cached is not None:
             return cached
         _, data = self._call("GET", f"{secrets_path(target)}/public-key", target)
-        try:
-            key = PublicKey(key_id=str(data["key_id"]), key=str(data["key"]))
-        except (KeyError, TypeError):
-            raise GitHubError(f"{target.label}: unexpected public key answer") from None
+        key_id = data.get("key_id") if isinstance(data, dict) else None
+        key = data.get("key") if isinstance(data, dict) else None
+        if (
+            not isinstance(key_id, str | int)
+            or isinstance(key_id, bool)
+            or not isinstance(key, str)
+        ):
+            raise GitHubError(f"{target.label}: unexpected public key answer from GitHub")
+        found = PublicKey(key_id=key_id, key=key)
         with self._keys_lock:
-            self._keys[target] = key
-        return key
+            self._keys[target] = found
+        return found
 
     def get_repository(self, full_name: str) -> Repo | None:
         """One repository by ``owner/name``; None when GitHub says 404."""
@@ -204,10 +309,10 @@ class GitHubClient:
     def authenticated_login(self) -> str:
         _, data = self._call("GET", "/user", None)
         if not isinstance(data, dict) or not isinstance(data.get("login"), str):
-            raise GitHubError("GET /user: unexpected answer")
+            raise GitHubError("GET /user: unexpected answer from GitHub")
         return str(data["login"])
 
-    # -- writes (paced by PyGithub's seconds_between_writes) ---------------------------
+    # -- writes (paced by PyGithub's seconds_between_writes; idempotent, so retried) -----
 
     def put_secret(
         self,
@@ -217,7 +322,7 @@ class GitHubClient:
         visibility: str | None = None,
         repository_ids: list[int] | None = None,
     ) -> None:
-        """Create or update a secret; a rejected (rotated) key is fetched again, once."""
+        """Create or update a secret; a key_id GitHub rejects (rotated) is fetched again, once."""
         url = f"{secrets_path(target)}/{quote(name, safe='')}"
         for attempt in (1, 2):
             key = self.public_key(target)
@@ -232,9 +337,13 @@ class GitHubClient:
             try:
                 self._call("PUT", url, target, body=body)
                 return
-            except GitHubError as e:
-                if attempt == 2 or "key" not in str(e).lower() or "422" not in str(e):
-                    raise
+            except _StaleKey:
+                if attempt == 2:
+                    raise GitHubError(
+                        f"{target.label}: PUT {url}: GitHub rejected the key_id of a public key "
+                        "fetched just now; try again later"
+                    ) from None
+                log.info("%s: public key rotated; fetching it again", target.label)
                 with self._keys_lock:
                     self._keys.pop(target, None)
 
@@ -245,42 +354,98 @@ class GitHubClient:
     def delete_secret(self, target: TargetRef, name: str) -> None:
         self._call("DELETE", f"{secrets_path(target)}/{quote(name, safe='')}", target)
 
+    # -- errors -----------------------------------------------------------------------
+
+    def _explain(
+        self, status: int, data: Any, verb: str, path: str, target: TargetRef | None
+    ) -> str:
+        """A one-line error naming the target and, for 403/404, the permission it needs."""
+        message = _message(data)
+        where = _where(target)
+        detail = f"{status} {message}".strip()
+        kind = self.token_kind
+        if status == 401:
+            return f"{where}GitHub rejected the token ({detail}): check GH_TOKEN / GITHUB_TOKEN"
+        if target is not None and status == 403:
+            known = self.permission_problem(target)
+            if known:
+                return known
+            return f"{where}permission denied ({detail}): the token needs {_needs(target, kind)}"
+        if target is not None and status == 404 and target.scope == "org":
+            return (
+                f"{where}{verb} {path}: 404: organization not found, no admin access, or its plan "
+                f"has no organization Codespaces secrets (the token needs {_needs(target, kind)})"
+            )
+        if target is not None and status == 404 and target.scope == "repository":
+            return (
+                f"{where}{verb} {path}: 404: repository not found, "
+                f"or the token needs {_needs(target, kind)}"
+            )
+        return f"{where}{verb} {path}: {detail or 'request failed'}"
+
+
+class _StaleKey(GitHubError):
+    """422 naming key_id: the public key rotated since it was fetched."""
+
+
+_NOT_JSON: Final = object()
+
+
+def _json(text: str) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _NOT_JSON
+
+
+def _message(data: Any) -> str:
+    """GitHub's error message, first line, bounded (never a whole body)."""
+    if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+        return ""
+    lines = data["message"].splitlines()
+    return lines[0][:200] if lines else ""
+
+
+def _rate_limited(headers: Mapping[str, Any], data: Any) -> bool:
+    """A 403/429 that is a rate limit (by GitHub's headers or message), not a refusal."""
+    if "retry-after" in headers or str(headers.get("x-ratelimit-remaining")) == "0":
+        return True
+    return "rate limit" in _message(data).lower()
+
+
+def _names_key_id(data: Any) -> bool:
+    """GitHub's 422 for a stale key: its errors name the ``key_id`` field, or its message does."""
+    if not isinstance(data, dict):
+        return False
+    errors = data.get("errors")
+    if isinstance(errors, list) and any(
+        isinstance(e, dict) and e.get("field") == "key_id" for e in errors
+    ):
+        return True
+    return bool(_KEY_ID.search(_message(data)))
+
+
+def _needs(target: TargetRef, kind: permissions.TokenKind) -> str:
+    return permissions.needs(target.scope, kind)
+
+
+def _tries(retries: int) -> str:
+    return f" (after {retries} {'retry' if retries == 1 else 'retries'})" if retries else ""
+
 
 def _repo(item: Any, target: TargetRef | None) -> Repo:
     try:
-        return Repo(
-            id=int(item["id"]),
-            full_name=str(item["full_name"]),
-            archived=bool(item.get("archived")),
-        )
+        repo_id, full_name = item["id"], item["full_name"]
+        if not isinstance(repo_id, int) or isinstance(repo_id, bool):
+            raise TypeError("id")
+        if not isinstance(full_name, str) or "/" not in full_name:
+            raise TypeError("full_name")
+        return Repo(id=repo_id, full_name=full_name, archived=bool(item.get("archived")))
     except (KeyError, TypeError, ValueError, AttributeError):
         raise GitHubError(f"{_where(target)}unexpected repository in GitHub's answer") from None
 
 
 def _where(target: TargetRef | None) -> str:
     return f"{target.label}: " if target is not None else ""
-
-
-def _explain(e: GithubException, verb: str, url: str, target: TargetRef | None) -> str:
-    """A one-line error naming the target and, for 403/404, the permission it needs."""
-    message = ""
-    if isinstance(e.data, dict):
-        message = str(e.data.get("message", "")).splitlines()[0] if e.data.get("message") else ""
-    status = e.status
-    where = _where(target)
-    detail = f"{status} {message}".strip()
-    if status == 401:
-        return f"{where}GitHub rejected the token ({detail}): check GH_TOKEN / GITHUB_TOKEN"
-    if target is not None and status == 403 and "rate limit" not in message.lower():
-        return f"{where}permission denied ({detail}): the token needs {NEEDS[target.scope]}"
-    if target is not None and status == 404 and target.scope == "org":
-        return (
-            f"{where}{verb} {url}: 404: organization not found, no admin access, or its plan "
-            "has no organization Codespaces secrets"
-        )
-    if target is not None and status == 404 and target.scope == "repository":
-        return (
-            f"{where}{verb} {url}: 404: repository not found, "
-            f"or the token needs {NEEDS['repository']}"
-        )
-    return f"{where}{verb} {url}: {detail or 'request failed'}"

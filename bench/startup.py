@@ -1,0 +1,95 @@
+"""Start-up time of ``provision --version`` and ``provision validate`` against ``python -c pass``,
+what they import, and the load time of a large state file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import worlds
+from provisioner import state
+from provisioner.desired import TargetRef
+from provisioner.plan import StateEntry, StateKey
+
+RUNS = 10
+HEAVY = ("boto3", "botocore", "github")
+
+
+def _best(argv: list[str], runs: int = RUNS) -> float:
+    """The minimum wall time of ``runs`` runs (the least disturbed by the machine)."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def heavy_imports(args: list[str]) -> list[str]:
+    """Which of boto3 / botocore / PyGithub a ``python -m provisioner ARGS`` run imports."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "provisioner", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    modules = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+
+
+def startup_lines(root: Path) -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        _, config = worlds.write(worlds.Shape(10), Path(tmp))
+        py = sys.executable
+        bare = _best([py, "-c", "pass"])
+        version = _best([py, "-m", "provisioner", "--version"])
+        validate = _best([py, "-m", "provisioner", "validate", str(config)])
+        imports = {
+            "--version": heavy_imports(["--version"]),
+            "validate": heavy_imports(["validate", str(config)]),
+        }
+    lines = [
+        f"| start-up (min of {RUNS}) | wall | over `python -c pass` | imports boto3/PyGithub |",
+        "| --- | --- | --- | --- |",
+        f"| `python -c pass` | {bare * 1000:.0f} ms | | |",
+    ]
+    for label, seconds, key in (
+        ("`provision --version`", version, "--version"),
+        ("`provision validate` (10 targets)", validate, "validate"),
+    ):
+        heavy = ", ".join(imports[key]) or "no"
+        lines.append(
+            f"| {label} | {seconds * 1000:.0f} ms | +{(seconds - bare) * 1000:.0f} ms | {heavy} |"
+        )
+    return lines
+
+
+def synthetic_state(count: int) -> dict[StateKey, StateEntry]:
+    """``count`` entries shaped like real ones (argon2id-length fingerprints, timestamps)."""
+    stamp = datetime(2024, 1, 1, tzinfo=UTC)
+    fingerprint = "$argon2id$v=19$m=16384,t=3,p=1$" + "A" * 22 + "$" + "B" * 43
+    entries: dict[StateKey, StateEntry] = {}
+    for i in range(count):
+        target = TargetRef("repository", f"org-{i // 900:04d}/app-{i // 9}")
+        entries[(target, f"R{i % 9}_CONTAINER_REGISTRY_PASSWORD")] = StateEntry(
+            fingerprint, stamp, f"R{i % 9}"
+        )
+    return entries
+
+
+def state_load_seconds(count: int, runs: int = 5) -> float:
+    """The best of ``runs`` ``state.load`` calls on a file of ``count`` entries."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "state.json"
+        state.save(path, synthetic_state(count))
+        best = float("inf")
+        for _ in range(runs):
+            start = time.perf_counter()
+            loaded = state.load(path)
+            best = min(best, time.perf_counter() - start)
+        assert len(loaded) == count
+    return best

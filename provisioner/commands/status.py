@@ -1,0 +1,67 @@
+"""``provision status``: what each target holds, how old it is, and what is stale.
+
+Reads GitHub (the same observation as ``plan``) and the state; never a value source.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from provisioner import desired, engine, render_status, state, status
+from provisioner.config import load_config
+from provisioner.desired import Selection
+from provisioner.errors import EXIT_ERROR, EXIT_OK
+from provisioner.factory import make_client, state_path
+from provisioner.observe import observe
+from provisioner.render import progress
+from provisioner.sources import Resolver
+
+
+@dataclass
+class Options:
+    config: Path
+    json: bool = False
+    targets: list[str] = field(default_factory=list)
+    registries: list[str] = field(default_factory=list)
+    state: Path | None = None
+    api_url: str | None = None
+    verbose: bool = False
+    no_color: bool = False
+    fail_on_stale: bool = False
+
+
+def run(options: Options) -> int:
+    """Observe every selected target, render a table per target; exit 1 on unreadable targets
+    (and, with ``fail_on_stale``, on a rotating secret past due or expired)."""
+    selection = Selection.of(options.targets, options.registries)
+    config = load_config(options.config)
+    selection.check(config)
+    client = make_client(config, options.api_url, verbose=options.verbose)
+    # A resolver with no reader at all: status never reads a value source.
+    the_run = engine.Run(
+        config=config,
+        client=client,
+        resolver=Resolver(config.base_dir, {}),
+        state=state.load(state_path(options.config, options.state)),
+        selection=selection,
+    )
+    targets = engine.targets_to_observe(the_run)
+    wanted = desired.build(config)
+    with progress(
+        "Reading GitHub", len(targets), enabled=not options.json, no_color=options.no_color
+    ) as advance:
+        observed = observe(
+            client, the_run.repo_index(), targets, wanted, on_done=lambda _t: advance()
+        )
+    rows = status.build(wanted, observed, the_run.state, the_run.now(), selection)
+    if options.json:
+        render_status.write_json(render_status.status_data(rows), sys.stdout)
+    else:
+        render_status.write_status(rows, sys.stdout, no_color=options.no_color)
+    if any(t.error is not None for t in rows):
+        return EXIT_ERROR
+    if options.fail_on_stale and status.stale(rows):
+        return EXIT_ERROR
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Container registry fixtures: the real distribution registry, and a token-auth server."""

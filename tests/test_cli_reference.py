@@ -1,0 +1,65 @@
+"""The README's command reference is generated from ``--help`` and must not drift; every
+command is documented; shell completion produces a script."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from tests.test_cli import COMMANDS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_reference() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "cli_reference", ROOT / "scripts" / "cli_reference.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_reference_matches_the_help() -> None:
+    script = cli_reference()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert script.updated(readme) == readme, (
+        "README.md's command reference is out of date: run python scripts/cli_reference.py"
+    )
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    reference = readme.split("<!-- cli-reference:start -->", 1)[1]
+    for command in COMMANDS:
+        assert f"#### `provision {command}`" in reference, f"{command} missing from README"
+        assert f"provision {command} " in readme.split("## Command reference", 1)[0], (
+            f"{command} has no usage example in README"
+        )
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "provisioner", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_shell_completion_script_and_answers() -> None:
+    script = _run({}, "--show-completion", "bash")
+    assert script.returncode == 0, script.stderr
+    assert "complete" in script.stdout and "_PROVISION_COMPLETE" in script.stdout
+    answer = _run(
+        {"_PROVISION_COMPLETE": "complete_bash", "COMP_WORDS": "provision do", "COMP_CWORD": "1"}
+    )
+    assert answer.stdout.split() == ["doctor"]

@@ -1,0 +1,139 @@
+"""Broken and hostile GitHub answers (a scripted loopback server): one clear error, exit 1.
+
+Never a traceback, never an internal error, nothing written to the state, the target named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from provisioner.cli import main
+from tests.stub_server import Reply, StubServer, stub  # noqa: F401  (fixture)
+
+CONFIG = """\
+version: 1
+registries:
+  ACR: {server: acr.example.com, username: u, password: {env: ACR_PASSWORD}}
+targets:
+  - org: octo-org
+    registries: [ACR]
+    visibility: all
+"""
+LIST = "/orgs/octo-org/codespaces/secrets"
+KEY = "/orgs/octo-org/codespaces/secrets/public-key"
+EMPTY = Reply(200, {"total_count": 0, "secrets": []})
+Provision = Callable[..., tuple[int, str, str]]
+ELSEWHERE = "http://elsewhere.invalid:8080/orgs/octo-org/codespaces/secrets"
+
+LIST_ANSWERS = {
+    "HTML instead of JSON": (Reply(200, b"<html>hello</html>"), "answer is not JSON"),
+    "truncated JSON": (Reply(200, b'{"total_count": 1, "secrets": [{"na'), "answer is not JSON"),
+    "empty body": (Reply(200, None), "unexpected answer (no list)"),
+    "no secrets list": (Reply(200, {"total_count": 0}), "unexpected answer (no list)"),
+    "secrets of the wrong type": (Reply(200, {"secrets": "all of them"}), "(no list)"),
+    "a secret without updated_at": (
+        Reply(200, {"secrets": [{"name": "ACR_CONTAINER_REGISTRY_USER"}]}),
+        "unexpected secret in GitHub's list",
+    ),
+    "a timestamp of the wrong type": (
+        Reply(200, {"secrets": [{"name": "X", "updated_at": 12, "visibility": "all"}]}),
+        "unexpected secret in GitHub's list",
+    ),
+    "a visibility of the wrong type": (
+        Reply(
+            200, {"secrets": [{"name": "X", "updated_at": "2024-01-01T00:00:00Z", "visibility": 3}]}
+        ),
+        "unexpected secret in GitHub's list",
+    ),
+    "a secret that is not an object": (Reply(200, {"secrets": [42]}), "unexpected secret"),
+    "an unexpected status": (Reply(418, {"message": "I'm a teapot"}), "418 I'm a teapot"),
+    "a 1xx-free odd success": (Reply(299, b"?"), "answer is not JSON"),
+    "a 5xx that never ends": (Reply(500, b"<html>oops</html>"), "500 (after 8 retries)"),
+    "a redirect to another host (301)": (
+        Reply(301, None, {"Location": ELSEWHERE}),
+        "redirected to another host or scheme; not followed",
+    ),
+    "a redirect to another host (307)": (
+        Reply(307, None, {"Location": ELSEWHERE}),
+        "307 (redirect to elsewhere.invalid:8080); not followed",
+    ),
+    "a next-page link to another host": (
+        Reply(200, {"secrets": []}, {"Link": f'<{ELSEWHERE}?page=2>; rel="next"'}),
+        "next-page link points to another host",
+    ),
+    "malformed rate-limit headers": (
+        Reply(200, {"secrets": []}, {"X-RateLimit-Remaining": "lots", "X-RateLimit-Limit": "x"}),
+        "malformed headers",
+    ),
+    "a 401": (Reply(401, {"message": "Bad credentials"}), "GitHub rejected the token"),
+}
+
+KEY_ANSWERS = {
+    "a key of the wrong type": (Reply(200, {"key_id": "1", "key": 42}), "unexpected public key"),
+    "a key without key_id": (Reply(200, {"key": "AAAA"}), "unexpected public key"),
+    "a key that is not base64": (
+        Reply(200, {"key_id": "1", "key": "not base64!"}),
+        "not a valid base64 X25519 key",
+    ),
+    "a key of the wrong length": (
+        Reply(200, {"key_id": "1", "key": "AAAA"}),
+        "not a valid base64 X25519 key",
+    ),
+    "a key that is a list": (Reply(200, ["key"]), "unexpected public key"),
+}
+
+
+@pytest.fixture
+def provision(
+    stub: StubServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Provision:
+    config = tmp_path / "team.yaml"
+    config.write_text(CONFIG)
+    state = tmp_path / "state.json"
+    monkeypatch.setenv("GH_TOKEN", "ghp_test")
+    monkeypatch.setenv("ACR_PASSWORD", "acr-MARKER")
+    monkeypatch.setenv("PROVISION_RETRY_FLOOR", "0.001")
+
+    def call(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([argv[0], str(config), "--api-url", stub.url, "--state", str(state), *argv[1:]])
+        out, err = capsys.readouterr()
+        assert not state.exists()
+        return code, out, err
+
+    return call
+
+
+def check(code: int, out: str, err: str, expected: str) -> None:
+    assert code == 1
+    assert "Traceback" not in out + err and "internal error" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    lines += [line for line in out.splitlines() if line.strip().startswith("FAILED")]
+    assert any(expected in line for line in lines), (expected, out, err)
+    assert "MARKER" not in out + err
+
+
+@pytest.mark.parametrize("name", sorted(LIST_ANSWERS))
+def test_a_broken_list_answer(stub: StubServer, provision: Provision, name: str) -> None:
+    reply, expected = LIST_ANSWERS[name]
+    stub.route("GET", LIST, reply)
+    code, out, err = provision("plan")
+    check(code, out, err, expected)
+    assert "org:octo-org" in err or "GitHub rejected the token" in err
+
+
+@pytest.mark.parametrize("name", sorted(KEY_ANSWERS))
+def test_a_broken_public_key_answer(stub: StubServer, provision: Provision, name: str) -> None:
+    reply, expected = KEY_ANSWERS[name]
+    stub.route("GET", LIST, EMPTY)
+    stub.route("GET", KEY, reply)
+    code, out, err = provision("apply", "--yes", "--write-interval", "0")
+    check(code, out, err, expected)
+    assert "org:octo-org" in out + err
+    assert not [s for s in stub.log if s.method == "PUT"]  # nothing written
