@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from provisioner import __version__, output
+from provisioner.commands.options import Options
 from provisioner.errors import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -104,6 +105,29 @@ def _root(
     """Make GitHub Codespaces able to pull from private container registries, declaratively."""
 
 
+def _options(
+    config: Path,
+    json_output: bool,
+    target: list[str] | None,
+    registry: list[str] | None,
+    api_url: str | None,
+    verbose: bool,
+    no_color: bool,
+    **specific: Any,
+) -> Options:
+    """The flags every GitHub-reading command shares, plus the command's own."""
+    return Options(
+        config=config,
+        json=json_output,
+        targets=target or [],
+        registries=registry or [],
+        api_url=api_url,
+        verbose=verbose,
+        no_color=no_color,
+        **specific,
+    )
+
+
 @app.command()
 def validate(config: ConfigArg, json_output: JsonOpt = False) -> int:
     """Parse and check the config; reads no value source and no network."""
@@ -140,18 +164,18 @@ def plan(
     """Show what apply would change; writes nothing anywhere."""
     from provisioner.commands import plan_apply
 
-    options = plan_apply.Options(
-        config=config,
-        json=json_output,
-        targets=target or [],
-        registries=registry or [],
+    options = _options(
+        config,
+        json_output,
+        target,
+        registry,
+        api_url,
+        verbose,
+        no_color,
         state=state,
-        api_url=api_url,
-        verbose=verbose,
         prune=prune,
-        no_color=no_color,
+        max_wait=max_wait,
     )
-    options.max_wait = max_wait
     return plan_apply.plan(options, detailed_exitcode=detailed_exitcode)
 
 
@@ -188,19 +212,19 @@ def apply(
     """Compute the plan, show it, ask, apply it, record state."""
     from provisioner.commands import plan_apply
 
-    options = plan_apply.Options(
-        config=config,
-        json=json_output,
-        targets=target or [],
-        registries=registry or [],
+    options = _options(
+        config,
+        json_output,
+        target,
+        registry,
+        api_url,
+        verbose,
+        no_color,
         state=state,
-        api_url=api_url,
-        verbose=verbose,
         prune=prune,
         write_interval=write_interval,
-        no_color=no_color,
+        max_wait=max_wait,
     )
-    options.max_wait = max_wait
     return plan_apply.apply(options, yes=yes, force_rotate=force_rotate)
 
 
@@ -225,15 +249,15 @@ def status(
     """Show which registry secrets each target holds, their age, policy and rotation."""
     from provisioner.commands import status as command
 
-    options = command.Options(
-        config=config,
-        json=json_output,
-        targets=target or [],
-        registries=registry or [],
+    options = _options(
+        config,
+        json_output,
+        target,
+        registry,
+        api_url,
+        verbose,
+        no_color,
         state=state,
-        api_url=api_url,
-        verbose=verbose,
-        no_color=no_color,
         fail_on_stale=fail_on_stale,
     )
     return command.run(options)
@@ -252,16 +276,7 @@ def doctor(
     """Check the token, each target's access and each registry's login; exit 1 on a failure."""
     from provisioner.commands import doctor as command
 
-    options = command.Options(
-        config=config,
-        json=json_output,
-        targets=target or [],
-        registries=registry or [],
-        api_url=api_url,
-        verbose=verbose,
-        no_color=no_color,
-    )
-    return command.run(options)
+    return command.run(_options(config, json_output, target, registry, api_url, verbose, no_color))
 
 
 @app.command()

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from provisioner import desired, doctor, registry_login, render_status
+from provisioner.commands.options import Options
 from provisioner.config import Config, load_config
 from provisioner.desired import Selection, TargetRef
 from provisioner.doctor import Check
@@ -20,17 +19,6 @@ from provisioner.factory import make_client, make_resolver
 from provisioner.observe import observe
 from provisioner.render import progress
 from provisioner.repos import RepoIndex
-
-
-@dataclass
-class Options:
-    config: Path
-    json: bool = False
-    targets: list[str] = field(default_factory=list)
-    registries: list[str] = field(default_factory=list)
-    api_url: str | None = None
-    verbose: bool = False
-    no_color: bool = False
 
 
 def _github_checks(options: Options, config: Config, selection: Selection) -> list[Check]:

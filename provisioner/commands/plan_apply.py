@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioner import engine, output, render, state
 from provisioner.apply import Applier, Outcome
+from provisioner.commands.options import Options
 from provisioner.config import load_config
 from provisioner.desired import Selection
 from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from provisioner.factory import make_client, make_resolver, state_path
 from provisioner.plan import Plan
-
-
-@dataclass
-class Options:
-    config: Path
-    json: bool = False
-    targets: list[str] = field(default_factory=list)
-    registries: list[str] = field(default_factory=list)
-    state: Path | None = None
-    api_url: str | None = None
-    verbose: bool = False
-    prune: bool = False
-    write_interval: float = 1.0
-    no_color: bool = False
-    max_wait: float = 900.0
 
 
 def _run(options: Options) -> tuple[engine.Run, Path]:

@@ -6,10 +6,9 @@ Reads GitHub (the same observation as ``plan``) and the state; never a value sou
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from provisioner import desired, engine, render_status, state, status
+from provisioner.commands.options import Options
 from provisioner.config import load_config
 from provisioner.desired import Selection
 from provisioner.errors import EXIT_ERROR, EXIT_OK
@@ -17,19 +16,6 @@ from provisioner.factory import make_client, state_path
 from provisioner.observe import observe
 from provisioner.render import progress
 from provisioner.sources import Resolver
-
-
-@dataclass
-class Options:
-    config: Path
-    json: bool = False
-    targets: list[str] = field(default_factory=list)
-    registries: list[str] = field(default_factory=list)
-    state: Path | None = None
-    api_url: str | None = None
-    verbose: bool = False
-    no_color: bool = False
-    fail_on_stale: bool = False
 
 
 def run(options: Options) -> int:
