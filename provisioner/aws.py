@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from provisioner.config import SecretsManagerSource, SsmSource
+from provisioner.config.rules import ecr_host_parts, server_host
 from provisioner.desired import ECR_USER
 from provisioner.errors import SourceError
 from provisioner.secret import SecretValue
@@ -39,7 +40,8 @@ _HINTS: Final = {
     "DecryptionFailure": "KMS could not decrypt the value (check kms:Decrypt on its key)",
 }
 
-ClientFactory = Callable[[str, str], Any]
+ClientFactory = Callable[..., Any]
+"""(service, region, **credentials) -> a boto3 client; tests pass moto or Stubber ones."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +105,12 @@ class Aws:
             self._session = import_boto3().session.Session()
         return self._session
 
-    def make_client(self, service: str, region: str) -> Any:
-        """A new boto3 client (AWS_ENDPOINT_URL and retry settings are boto3's own)."""
+    def make_client(self, service: str, region: str, **credentials: Any) -> Any:
+        """A new boto3 client (AWS_ENDPOINT_URL and retry settings are boto3's own);
+        ``credentials`` (``aws_access_key_id``...) replace the chain's for this client."""
         if self._factory is not None:
-            return self._factory(service, region)
-        return self.session().client(service, region_name=region)
+            return self._factory(service, region, **credentials)
+        return self.session().client(service, region_name=region, **credentials)
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
@@ -211,29 +214,42 @@ class Aws:
     def _fetch_token(self, part: EcrTokenPart, account: str, region: str, what: str) -> EcrToken:
         params: dict[str, Any] = {"registryIds": [part.registry_id]} if part.registry_id else {}
         answer = self._call(what, "ecr", region, "get_authorization_token", **params)
-        entries = answer.get("authorizationData") or []
-        if not entries:
-            raise SourceError(f"{what}: AWS returned no authorization data")
-        data = entries[0]
-        try:
-            decoded = base64.b64decode(data["authorizationToken"], validate=True).decode("utf-8")
-        except (KeyError, binascii.Error, UnicodeDecodeError):
-            raise SourceError(f"{what}: the token is not base64 'user:password'") from None
-        user, sep, password = decoded.partition(":")
-        if not sep or not password or user != ECR_USER:
-            raise SourceError(f"{what}: the token does not decode to 'AWS:<password>'")
-        endpoint = str(data.get("proxyEndpoint") or "")
-        server = endpoint.split("://", 1)[-1].rstrip("/")
+        token = _decode_token(answer, what)
         expected = self.registry_host(account, region)
-        if server != expected:
+        if token.server != expected:
             # SERVER is compared without a token as the derived host: they must agree.
             raise SourceError(
-                f"{what}: ECR names the registry {server or '(nothing)'!r}, not {expected!r}; "
-                "set ecr.registry_id and ecr.region to the registry's own"
+                f"{what}: ECR names the registry {token.server or '(nothing)'!r}, not "
+                f"{expected!r}; set ecr.registry_id and ecr.region to the registry's own"
             )
-        expires = data.get("expiresAt")
-        expires_at = expires if isinstance(expires, datetime) else None
-        return EcrToken(server, SecretValue(password), expires_at)
+        return token
+
+    def swap_token(self, key_id: SecretValue, secret: SecretValue, server: str) -> EcrToken:
+        """An ECR token minted with a swap-mode key pair, as GitHub will (doctor's check).
+
+        Proves the pair is valid and may read ECR (``ecr:GetAuthorizationToken``), without
+        the run's own credentials: the client is made with that pair alone.
+        """
+        parts = ecr_host_parts(server)
+        if parts is None:
+            raise SourceError(f"{server}: not a private ECR registry host")
+        account, region = parts
+        what = f"ECR key pair for {server_host(server)}"
+        import_boto3()
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self.make_client(
+            "ecr",
+            region,
+            aws_access_key_id=key_id.reveal(),
+            aws_secret_access_key=secret.reveal(),
+            aws_session_token=None,
+        )
+        try:
+            answer = client.get_authorization_token(registryIds=[account])
+        except (ClientError, BotoCoreError) as e:
+            raise _translate(e, what) from None
+        return _decode_token(answer, what)
 
     def token_part(self, part: EcrTokenPart) -> str:
         """SERVER is derived (no token needed to compare it); USER is AWS; PASSWORD fetches."""
@@ -251,3 +267,23 @@ class Aws:
             SsmSource: self.parameter,
             EcrTokenPart: self.token_part,
         }
+
+
+def _decode_token(answer: Any, what: str) -> EcrToken:
+    """``GetAuthorizationToken``'s first entry: base64 ``AWS:<password>`` and its endpoint."""
+    entries = answer.get("authorizationData") or []
+    if not entries:
+        raise SourceError(f"{what}: AWS returned no authorization data")
+    data = entries[0]
+    try:
+        decoded = base64.b64decode(data["authorizationToken"], validate=True).decode("utf-8")
+    except (KeyError, binascii.Error, UnicodeDecodeError):
+        raise SourceError(f"{what}: the token is not base64 'user:password'") from None
+    user, sep, password = decoded.partition(":")
+    if not sep or not password or user != ECR_USER:
+        raise SourceError(f"{what}: the token does not decode to 'AWS:<password>'")
+    endpoint = str(data.get("proxyEndpoint") or "")
+    server = endpoint.split("://", 1)[-1].rstrip("/")
+    expires = data.get("expiresAt")
+    expires_at = expires if isinstance(expires, datetime) else None
+    return EcrToken(server, SecretValue(password), expires_at)

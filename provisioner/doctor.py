@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from typing import Literal as Lit
 
 from provisioner.config import Config
 from provisioner.config.rules import GITHUB_PACKAGE_HOSTS, is_private_ecr_host, server_host
-from provisioner.desired import DesiredSecret, Selection, TargetRef, registry_values
+from provisioner.desired import ECR_USER, DesiredSecret, Selection, TargetRef, registry_values
 from provisioner.errors import GitHubError, SourceError
 from provisioner.github import permissions
 from provisioner.github.client import GitHubClient
@@ -30,6 +30,9 @@ from provisioner.registry_login import LoginResult
 from provisioner.repos import RepoIndex
 from provisioner.secret import SecretValue
 from provisioner.sources import Resolver
+
+if TYPE_CHECKING:
+    from provisioner.aws import EcrToken
 
 Status = Lit["ok", "warn", "fail"]
 Login = Callable[[str, SecretValue, SecretValue], LoginResult]
@@ -116,8 +119,22 @@ def target_check(client: GitHubClient, observed: ObservedTarget) -> Check:
 # -- registries --------------------------------------------------------------------------
 
 
-def registry_check(registry_id: str, config: Config, resolver: Resolver, login: Login) -> Check:
-    """A real login with the values the secrets would hold (never shown)."""
+SwapToken = Callable[[SecretValue, SecretValue, str], "EcrToken"]
+"""(access key ID, secret key, server) -> the ECR token GitHub's swap would get with them."""
+
+
+def registry_check(
+    registry_id: str,
+    config: Config,
+    resolver: Resolver,
+    login: Login,
+    swap_token: SwapToken | None = None,
+) -> Check:
+    """A real login with the values the secrets would hold (never shown).
+
+    Swap mode: the key pair mints an ECR token as GitHub's exchange will, and that token
+    logs in (``swap_token`` comes from the AWS module when the config uses AWS).
+    """
     registry = config.registries[registry_id]
     values = registry_values(registry)
     subject = registry_id
@@ -148,14 +165,26 @@ def registry_check(registry_id: str, config: Config, resolver: Resolver, login: 
         password = resolver.resolve(values["PASSWORD"])
     except SourceError as e:
         return Check("registry", subject, "fail", str(e), "fix the credential's source")
-    if swap:
+    if swap and swap_token is not None:
+        try:
+            token = swap_token(user, password, server)
+        except SourceError as e:
+            return Check(
+                "registry",
+                subject,
+                "fail",
+                f"the key pair cannot get an ECR token: {e}",
+                "use a valid long-lived key of an IAM user with ecr:GetAuthorizationToken, "
+                "sts:GetServiceBearerToken and ECR read",
+            )
+        user, password = SecretValue(ECR_USER), token.password
+    elif swap:
         return Check(
             "registry",
             subject,
             "warn",
-            f"{host}: a swap-mode key pair is exchanged by GitHub itself; not checked by a login",
-            "check the key with 'aws ecr get-login-password' (it needs "
-            "sts:GetServiceBearerToken and ECR read)",
+            f"{host}: a swap-mode key pair is exchanged by GitHub itself; not checked here",
+            "install boto3 (pip install 'provisioner[aws]') so doctor can check the pair",
         )
     result = login(server, user, password)
     if result.ok:

@@ -12,7 +12,7 @@ import sys
 from provisioner import desired, doctor, registry_login, render_status
 from provisioner.commands.options import Options
 from provisioner.config import Config, load_config
-from provisioner.desired import Selection, TargetRef
+from provisioner.desired import Selection, TargetRef, uses_aws
 from provisioner.doctor import Check
 from provisioner.errors import EXIT_ERROR, EXIT_OK, ProvisionError
 from provisioner.factory import make_client, make_resolver
@@ -51,7 +51,14 @@ def _registry_checks(config: Config, selection: Selection) -> list[Check]:
         resolver = make_resolver(config)
     except ProvisionError as e:
         return [Check("registry", r, "fail", str(e), "install what it names") for r in ids]
-    return [doctor.registry_check(r, config, resolver, registry_login.login) for r in ids]
+    swap_token = None
+    if uses_aws(config):
+        from provisioner.aws import Aws
+
+        swap_token = Aws().swap_token
+    return [
+        doctor.registry_check(r, config, resolver, registry_login.login, swap_token) for r in ids
+    ]
 
 
 def run(options: Options) -> int:

@@ -50,8 +50,13 @@ class Finding:
 
 def is_private_ecr_host(server: str) -> bool:
     """True for a private ECR registry host, with an optional ``https://`` and trailing ``/``."""
-    host = server.removeprefix("https://").removesuffix("/")
-    return _ECR_HOST_RE.fullmatch(host) is not None
+    return ecr_host_parts(server) is not None
+
+
+def ecr_host_parts(server: str) -> tuple[str, str] | None:
+    """(account, region) of a private ECR registry host, or None for any other server."""
+    match = _ECR_HOST_RE.fullmatch(server.removeprefix("https://").removesuffix("/"))
+    return (match[1], match[3]) if match else None
 
 
 def server_host(server: str) -> str:
