@@ -14,7 +14,8 @@ from collections.abc import Iterable
 
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError
-from provisioner.github.client import GitHubClient, Repo
+from provisioner.github.answers import Repo
+from provisioner.github.client import GitHubClient
 
 GLOB_CHARS = frozenset("*?[")
 

@@ -1,7 +1,7 @@
 """The GitHub client: PyGithub's requester for the Codespaces secrets endpoints it does not wrap.
 
 One object per run. It owns authentication, the base URL, retries (:mod:`.retry`) and write
-pacing (PyGithub's), checks every answer's shape, translates failures into one-line
+pacing (PyGithub's), checks every answer (:mod:`.answers`) and translates failures into one-line
 :class:`GitHubError` messages naming the target and the permission (:mod:`.permissions`),
 and speaks the project's types. Public keys are fetched once per target per run. Request
 and response bodies are never logged (a filter on PyGithub's DEBUG log drops them).
@@ -9,14 +9,10 @@ and response bodies are never logged (a filter on PyGithub's DEBUG log drops the
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
@@ -28,6 +24,21 @@ from provisioner import crypto, output
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github import permissions
+from provisioner.github.answers import (
+    NOT_JSON,
+    PublicKey,
+    Repo,
+    StaleKey,
+    after_retries,
+    error_message,
+    explain,
+    is_rate_limited,
+    names_key_id,
+    parse_json,
+    parse_repo,
+    parse_timestamp,
+    target_prefix,
+)
 from provisioner.github.retry import (
     RATE_LIMITED,
     BudgetedRetry,
@@ -42,7 +53,6 @@ from provisioner.secret import SecretValue
 API_VERSION: Final = "2022-11-28"
 PER_PAGE: Final = 100
 log = logging.getLogger("provisioner.github")
-_KEY_ID = re.compile(r"\bkey_id\b")
 
 
 class _NoBodies(logging.Filter):
@@ -62,19 +72,6 @@ logging.getLogger("github.Requester").addFilter(_NoBodies())
 logging.getLogger("github").setLevel(logging.WARNING)
 
 
-@dataclass(frozen=True)
-class Repo:
-    id: int
-    full_name: str
-    archived: bool = False
-
-
-@dataclass(frozen=True)
-class PublicKey:
-    key_id: str | int
-    key: str
-
-
 def secrets_path(target: TargetRef) -> str:
     """The Codespaces secrets collection of a target."""
     if target.scope == "org":
@@ -83,12 +80,6 @@ def secrets_path(target: TargetRef) -> str:
         owner, _, repo = target.name.partition("/")
         return f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}/codespaces/secrets"
     return "/user/codespaces/secrets"
-
-
-def _timestamp(text: Any) -> datetime:
-    if not isinstance(text, str):
-        raise TypeError("timestamp is not a string")
-    return datetime.fromisoformat(text)
 
 
 class GitHubClient:
@@ -167,7 +158,7 @@ class GitHubClient:
             raise GitHubError(problem)
         if self._log is not None:
             self._log(f"{verb} {url}")
-        where, path = _where(target), urlsplit(url).path
+        where, path = target_prefix(target), urlsplit(url).path
         budget = self.retry.budget
         budget.begin()
         try:
@@ -176,15 +167,24 @@ class GitHubClient:
             )
         except GithubException as e:  # GithubRetry's verdict on a 403 that is no rate limit
             self._note_scopes(e.headers)
-            message = self._explain(e.status, e.data, verb, path, target)
-            raise GitHubError(message + _tries(budget.retries()), e.status) from None
+            message = explain(
+                e.status,
+                e.data,
+                verb,
+                path,
+                target,
+                self.token_kind,
+                None if target is None else self.permission_problem(target),
+            )
+            raise GitHubError(message + after_retries(budget.retries()), e.status) from None
         except WaitLimitExceeded as e:
             raise GitHubError(f"{where}{verb} {path}: {e}") from None
         except RetryInterrupted as e:
             raise GitHubError(f"{where}{verb} {path}: {e}") from None
         except requests.RequestException as e:
             raise GitHubError(
-                f"{where}cannot reach {self.base_url}: {type(e).__name__}{_tries(budget.retries())}"
+                f"{where}cannot reach {self.base_url}: {type(e).__name__}"
+                f"{after_retries(budget.retries())}"
             ) from None
         except RuntimeError:  # PyGithub refuses a redirect to another host or scheme
             raise GitHubError(
@@ -197,24 +197,33 @@ class GitHubClient:
             ) from None
         headers = {str(k).lower(): v for k, v in (raw_headers or {}).items()}
         self._note_scopes(headers)
-        data = _json(text)
+        data = parse_json(text)
         if 300 <= status < 400:
             to = urlsplit(str(headers.get("location", ""))).netloc or "elsewhere"
             raise GitHubError(
                 f"{where}{verb} {path}: GitHub answered {status} (redirect to {to}); "
                 "not followed: check --api-url"
             )
-        if status == 422 and verb == "PUT" and _names_key_id(data):
-            raise _StaleKey(f"{where}{verb} {path}: 422 {_message(data)}", status)
-        if status in RATE_LIMITED and _rate_limited(headers, data):
-            detail = f"{status} {_message(data)}".strip()
+        if status == 422 and verb == "PUT" and names_key_id(data):
+            raise StaleKey(f"{where}{verb} {path}: 422 {error_message(data)}", status)
+        if status in RATE_LIMITED and is_rate_limited(headers, data):
+            detail = f"{status} {error_message(data)}".strip()
             raise GitHubError(
-                f"{where}{verb} {path}: rate limited ({detail}){_tries(budget.retries())}", status
+                f"{where}{verb} {path}: rate limited ({detail}){after_retries(budget.retries())}",
+                status,
             )
         if status >= 400 or status < 200:
-            message = self._explain(status, data, verb, path, target)
-            raise GitHubError(message + _tries(budget.retries()), status)
-        if data is _NOT_JSON:
+            message = explain(
+                status,
+                data,
+                verb,
+                path,
+                target,
+                self.token_kind,
+                None if target is None else self.permission_problem(target),
+            )
+            raise GitHubError(message + after_retries(budget.retries()), status)
+        if data is NOT_JSON:
             raise GitHubError(f"{where}{verb} {path}: GitHub's answer is not JSON ({status})")
         return headers, data
 
@@ -232,7 +241,7 @@ class GitHubClient:
             headers, data = self._call("GET", next_url, target, params)
             items = data.get(item_key) if item_key and isinstance(data, dict) else data
             if not isinstance(items, list):
-                raise GitHubError(f"{_where(target)}GET {url}: unexpected answer (no list)")
+                raise GitHubError(f"{target_prefix(target)}GET {url}: unexpected answer (no list)")
             yield from items
             next_url = None
             params = None
@@ -241,7 +250,8 @@ class GitHubClient:
                     next_url = link.get("url")
             if next_url and (urlsplit(next_url)[:2] != base[:2]):
                 raise GitHubError(
-                    f"{_where(target)}GET {url}: GitHub's next-page link points to another host"
+                    f"{target_prefix(target)}GET {url}: "
+                    "GitHub's next-page link points to another host"
                 )
 
     # -- reads ------------------------------------------------------------------------
@@ -256,7 +266,7 @@ class GitHubClient:
                 if visibility is not None and not isinstance(visibility, str):
                     raise TypeError("visibility")
                 found[name] = ObservedSecret(
-                    name=name, updated_at=_timestamp(item["updated_at"]), visibility=visibility
+                    name=name, updated_at=parse_timestamp(item["updated_at"]), visibility=visibility
                 )
             except (KeyError, TypeError, ValueError, AttributeError):
                 raise GitHubError(f"{target.label}: unexpected secret in GitHub's list") from None
@@ -265,7 +275,7 @@ class GitHubClient:
     def selected_repositories(self, target: TargetRef, name: str) -> list[Repo]:
         """The repositories an org or user secret is visible to."""
         url = f"{secrets_path(target)}/{quote(name, safe='')}/repositories"
-        return [_repo(item, target) for item in self._pages(url, target, "repositories")]
+        return [parse_repo(item, target) for item in self._pages(url, target, "repositories")]
 
     def public_key(self, target: TargetRef) -> PublicKey:
         """The target's sealed-box key, fetched once per run (again only after a rejection)."""
@@ -298,13 +308,13 @@ class GitHubClient:
             if e.status == 404:
                 return None
             raise
-        return _repo(data, None)
+        return parse_repo(data, None)
 
     def list_repositories(self, owner: TargetRef) -> Iterator[Repo]:
         """An org's repositories, or every repository the authenticated user can see."""
         url = f"/orgs/{quote(owner.name, safe='')}/repos" if owner.scope == "org" else "/user/repos"
         for item in self._pages(url, owner, None):
-            yield _repo(item, owner)
+            yield parse_repo(item, owner)
 
     def authenticated_login(self) -> str:
         _, data = self._call("GET", "/user", None)
@@ -337,7 +347,7 @@ class GitHubClient:
             try:
                 self._call("PUT", url, target, body=body)
                 return
-            except _StaleKey:
+            except StaleKey:
                 if attempt == 2:
                     raise GitHubError(
                         f"{target.label}: PUT {url}: GitHub rejected the key_id of a public key "
@@ -353,99 +363,3 @@ class GitHubClient:
 
     def delete_secret(self, target: TargetRef, name: str) -> None:
         self._call("DELETE", f"{secrets_path(target)}/{quote(name, safe='')}", target)
-
-    # -- errors -----------------------------------------------------------------------
-
-    def _explain(
-        self, status: int, data: Any, verb: str, path: str, target: TargetRef | None
-    ) -> str:
-        """A one-line error naming the target and, for 403/404, the permission it needs."""
-        message = _message(data)
-        where = _where(target)
-        detail = f"{status} {message}".strip()
-        kind = self.token_kind
-        if status == 401:
-            return f"{where}GitHub rejected the token ({detail}): check GH_TOKEN / GITHUB_TOKEN"
-        if target is not None and status == 403:
-            known = self.permission_problem(target)
-            if known:
-                return known
-            return f"{where}permission denied ({detail}): the token needs {_needs(target, kind)}"
-        if target is not None and status == 404 and target.scope == "org":
-            return (
-                f"{where}{verb} {path}: 404: organization not found, no admin access, or its plan "
-                f"has no organization Codespaces secrets (the token needs {_needs(target, kind)})"
-            )
-        if target is not None and status == 404 and target.scope == "repository":
-            return (
-                f"{where}{verb} {path}: 404: repository not found, "
-                f"or the token needs {_needs(target, kind)}"
-            )
-        return f"{where}{verb} {path}: {detail or 'request failed'}"
-
-
-class _StaleKey(GitHubError):
-    """422 naming key_id: the public key rotated since it was fetched."""
-
-
-_NOT_JSON: Final = object()
-
-
-def _json(text: str) -> Any:
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return _NOT_JSON
-
-
-def _message(data: Any) -> str:
-    """GitHub's error message, first line, bounded (never a whole body)."""
-    if not isinstance(data, dict) or not isinstance(data.get("message"), str):
-        return ""
-    lines = data["message"].splitlines()
-    return lines[0][:200] if lines else ""
-
-
-def _rate_limited(headers: Mapping[str, Any], data: Any) -> bool:
-    """A 403/429 that is a rate limit (by GitHub's headers or message), not a refusal."""
-    if "retry-after" in headers or str(headers.get("x-ratelimit-remaining")) == "0":
-        return True
-    return "rate limit" in _message(data).lower()
-
-
-def _names_key_id(data: Any) -> bool:
-    """GitHub's 422 for a stale key: its errors name the ``key_id`` field, or its message does."""
-    if not isinstance(data, dict):
-        return False
-    errors = data.get("errors")
-    if isinstance(errors, list) and any(
-        isinstance(e, dict) and e.get("field") == "key_id" for e in errors
-    ):
-        return True
-    return bool(_KEY_ID.search(_message(data)))
-
-
-def _needs(target: TargetRef, kind: permissions.TokenKind) -> str:
-    return permissions.needs(target.scope, kind)
-
-
-def _tries(retries: int) -> str:
-    return f" (after {retries} {'retry' if retries == 1 else 'retries'})" if retries else ""
-
-
-def _repo(item: Any, target: TargetRef | None) -> Repo:
-    try:
-        repo_id, full_name = item["id"], item["full_name"]
-        if not isinstance(repo_id, int) or isinstance(repo_id, bool):
-            raise TypeError("id")
-        if not isinstance(full_name, str) or "/" not in full_name:
-            raise TypeError("full_name")
-        return Repo(id=repo_id, full_name=full_name, archived=bool(item.get("archived")))
-    except (KeyError, TypeError, ValueError, AttributeError):
-        raise GitHubError(f"{_where(target)}unexpected repository in GitHub's answer") from None
-
-
-def _where(target: TargetRef | None) -> str:
-    return f"{target.label}: " if target is not None else ""

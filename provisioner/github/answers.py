@@ -1,0 +1,141 @@
+"""GitHub's answers, checked: shapes, error messages, rate limits, stale keys; one-line errors.
+
+Pure functions over what the transport returned; :mod:`.client` calls them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from provisioner.desired import TargetRef
+from provisioner.errors import GitHubError
+from provisioner.github import permissions
+
+_KEY_ID = re.compile(r"\bkey_id\b")
+
+
+@dataclass(frozen=True)
+class Repo:
+    id: int
+    full_name: str
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    key_id: str | int
+    key: str
+
+
+def parse_timestamp(text: Any) -> datetime:
+    if not isinstance(text, str):
+        raise TypeError("timestamp is not a string")
+    return datetime.fromisoformat(text)
+
+
+def explain(
+    status: int,
+    data: Any,
+    verb: str,
+    path: str,
+    target: TargetRef | None,
+    kind: permissions.TokenKind,
+    known: str | None = None,
+) -> str:
+    """A one-line error naming the target and, for 403/404, the permission it needs.
+
+    ``known`` is what the token certainly lacks for the target, when that is known.
+    """
+    message = error_message(data)
+    where = target_prefix(target)
+    detail = f"{status} {message}".strip()
+    if status == 401:
+        return f"{where}GitHub rejected the token ({detail}): check GH_TOKEN / GITHUB_TOKEN"
+    if target is not None and status == 403:
+        if known:
+            return known
+        return f"{where}permission denied ({detail}): the token needs {_needs(target, kind)}"
+    if target is not None and status == 404 and target.scope == "org":
+        return (
+            f"{where}{verb} {path}: 404: organization not found, no admin access, or its plan "
+            f"has no organization Codespaces secrets (the token needs {_needs(target, kind)})"
+        )
+    if target is not None and status == 404 and target.scope == "repository":
+        return (
+            f"{where}{verb} {path}: 404: repository not found, "
+            f"or the token needs {_needs(target, kind)}"
+        )
+    return f"{where}{verb} {path}: {detail or 'request failed'}"
+
+
+class StaleKey(GitHubError):
+    """422 naming key_id: the public key rotated since it was fetched."""
+
+
+NOT_JSON: Final = object()
+
+
+def parse_json(text: str) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return NOT_JSON
+
+
+def error_message(data: Any) -> str:
+    """GitHub's error message, first line, bounded (never a whole body)."""
+    if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+        return ""
+    lines = data["message"].splitlines()
+    return lines[0][:200] if lines else ""
+
+
+def is_rate_limited(headers: Mapping[str, Any], data: Any) -> bool:
+    """A 403/429 that is a rate limit (by GitHub's headers or message), not a refusal."""
+    if "retry-after" in headers or str(headers.get("x-ratelimit-remaining")) == "0":
+        return True
+    return "rate limit" in error_message(data).lower()
+
+
+def names_key_id(data: Any) -> bool:
+    """GitHub's 422 for a stale key: its errors name the ``key_id`` field, or its message does."""
+    if not isinstance(data, dict):
+        return False
+    errors = data.get("errors")
+    if isinstance(errors, list) and any(
+        isinstance(e, dict) and e.get("field") == "key_id" for e in errors
+    ):
+        return True
+    return bool(_KEY_ID.search(error_message(data)))
+
+
+def _needs(target: TargetRef, kind: permissions.TokenKind) -> str:
+    return permissions.needs(target.scope, kind)
+
+
+def after_retries(retries: int) -> str:
+    return f" (after {retries} {'retry' if retries == 1 else 'retries'})" if retries else ""
+
+
+def parse_repo(item: Any, target: TargetRef | None) -> Repo:
+    try:
+        repo_id, full_name = item["id"], item["full_name"]
+        if not isinstance(repo_id, int) or isinstance(repo_id, bool):
+            raise TypeError("id")
+        if not isinstance(full_name, str) or "/" not in full_name:
+            raise TypeError("full_name")
+        return Repo(id=repo_id, full_name=full_name, archived=bool(item.get("archived")))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        where = target_prefix(target)
+        raise GitHubError(f"{where}unexpected repository in GitHub's answer") from None
+
+
+def target_prefix(target: TargetRef | None) -> str:
+    return f"{target.label}: " if target is not None else ""
