@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from provisioner import desired, doctor, registry_login, render_status
+from provisioner import desired, doctor, registry_login, render_status, shadowing
 from provisioner.commands.options import Options
 from provisioner.config import Config, load_config
 from provisioner.desired import Selection, TargetRef, uses_aws
@@ -40,7 +40,7 @@ def _github_checks(options: Options, config: Config, selection: Selection) -> li
     ) as advance:
         observed = observe(client, index, targets, wanted, on_done=lambda _t: advance())
     per_target = [doctor.target_check(client, observed[t]) for t in targets]
-    shadows = doctor.shadow_checks(client, index, observed, wanted)
+    shadows = shadowing.shadow_checks(client, index, observed, wanted)
     # The token check comes first but is made last: classic scopes come with any answer.
     return [doctor.token_check(client, os.environ), *per_target, *shadows]
 
