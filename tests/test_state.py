@@ -83,3 +83,27 @@ def test_apply_refuses_while_another_holds_the_lock(cli, monkeypatch: pytest.Mon
         code, out, err = cli.apply()
     assert code == 1 and "another provision apply holds" in err
     assert cli.gh.secrets() == {}
+
+
+def test_apply_saves_the_state_once_a_second_not_once_per_target(
+    cli,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    targets = "".join(
+        f"  - repository: octo-org/{name}\n    registries: [HUB]\n"
+        for name in ("api", "web", "svc-auth", "svc-billing", "old-svc")
+    )
+    cli.write_config(cli.config.read_text().split("targets:")[0] + "targets:\n" + targets)
+    saves: list[int] = []
+    real_save = state.save
+
+    def counting_save(path: Path, entries: dict) -> None:  # type: ignore[type-arg]
+        saves.append(len(entries))
+        real_save(path, entries)
+
+    monkeypatch.setattr(state, "save", counting_save)
+    code, out, err = cli.apply()
+    assert code == 0, err
+    assert 1 <= len(saves) < 5  # five targets written in well under SAVE_EVERY per save
+    assert saves[-1] == 15
+    assert len(state.load(cli.state)) == 15
