@@ -4,7 +4,7 @@ Per target with changes: the token's kind and known scopes against the level's n
 (:mod:`provisioner.github.permissions`), for user targets that the token belongs to that user
 (one ``GET /user``), and the public key of every target that gets a value (fetched now rather
 than at its first write, so a 404 or 403 key fails the target before any write; the key is
-needed anyway, so no request is added).
+needed anyway, so no request is added). The reads of different targets run in parallel.
 """
 
 from __future__ import annotations
@@ -14,30 +14,48 @@ from collections.abc import Mapping
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.client import GitHubClient
+from provisioner.observe import in_parallel
 from provisioner.plan import Plan
 
 
 def check(client: GitHubClient, plan: Plan) -> Mapping[TargetRef, str]:
-    """The targets of ``plan`` that cannot be written, each with a one-line reason."""
-    problems: dict[TargetRef, str] = {}
-    login: str | None = None
+    """The targets of ``plan`` that cannot be written, each with a one-line reason.
+
+    These are reads of different targets: they overlap, bounded like observation.
+    """
     targets: dict[TargetRef, bool] = {}
     for change in plan.changes:
         targets[change.target] = targets.get(change.target, False) or change.writes_value
-    for target, writes_value in targets.items():
+    login: str | GitHubError | None = None
+    if any(target.scope == "user" for target in targets):
         try:
-            problem = client.permission_problem(target)
-            if problem:
-                raise GitHubError(problem)
+            login = client.authenticated_login()
+        except GitHubError as e:
+            login = e
+
+    def problem(item: tuple[TargetRef, bool]) -> str | None:
+        target, writes_value = item
+        try:
+            known = client.permission_problem(target)
+            if known:
+                return known
             if target.scope == "user":
-                login = login or client.authenticated_login()
-                if login.lower() != target.name.lower():
-                    raise GitHubError(
-                        f"{target.label}: the token belongs to {login!r}; user secrets can only "
-                        "be written for the authenticated user"
+                if isinstance(login, GitHubError):
+                    raise login
+                if login is not None and login.lower() != target.name.lower():
+                    return (
+                        f"{target.label}: the token belongs to {login!r}; user secrets can "
+                        "only be written for the authenticated user"
                     )
             if writes_value:
                 client.public_key(target)
         except GitHubError as e:
-            problems[target] = str(e)
-    return problems
+            return str(e)
+        return None
+
+    items = list(targets.items())
+    return {
+        target: found
+        for (target, _), found in zip(items, in_parallel(problem, items), strict=True)
+        if found is not None
+    }

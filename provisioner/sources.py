@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +156,13 @@ class Resolver:
         if not path.is_absolute():
             path = self._base_dir / path
         try:
-            with path.open("rb") as f:
+            # Non-blocking open, then a regular-file check: a FIFO or device must not hang
+            # the run (it would wait for a writer forever).
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise SourceError(f"file {path}: not a regular file")
+            with os.fdopen(fd, "rb") as f:
                 data = f.read(MAX_SOURCE_BYTES + 1)
         except OSError as e:
             raise SourceError(f"file {path}: cannot read: {e.strerror or e}") from None

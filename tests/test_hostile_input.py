@@ -70,7 +70,8 @@ def test_hostile_config(tmp_path: Path, name: str, command: str) -> None:
 
 SOURCES = {
     "missing file": ("{file: nowhere/token}", "file ", "cannot read"),
-    "a directory": ("{file: adir}", "file ", "cannot read"),
+    "a directory": ("{file: adir}", "file ", "not a regular file"),
+    "a FIFO (no writer: must not hang)": ("{file: afifo}", "file ", "not a regular file"),
     "unset env": ("{env: NOT_SET_ANYWHERE}", "env NOT_SET_ANYWHERE", "unset or empty"),
     "a command that hangs": (
         "{command: [sh, -c, 'sleep 60'], timeout: 0.5}",
@@ -95,6 +96,7 @@ SOURCES = {
 def test_hostile_source(cli: Cli, name: str) -> None:
     source, what, expected = SOURCES[name]
     (cli.tmp / "adir").mkdir()
+    os.mkfifo(cli.tmp / "afifo")
     cli.write_config(CONFIG.replace("{env: ACR_PASSWORD}", source))
     start = time.monotonic()
     code, out, err = cli.apply()

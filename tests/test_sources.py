@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -66,8 +67,11 @@ def test_file_errors(tmp_path: Path) -> None:
     (tmp_path / "bin").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(SourceError, match="not UTF-8"):
         r.resolve(FileSource(file="bin"))
-    with pytest.raises(SourceError, match="cannot read"):
+    with pytest.raises(SourceError, match="not a regular file"):
         r.resolve(FileSource(file="."))
+    os.mkfifo(tmp_path / "fifo")  # no writer: reading it would block forever
+    with pytest.raises(SourceError, match="not a regular file"):
+        r.resolve(FileSource(file="fifo"))
 
 
 def test_command(tmp_path: Path) -> None:
