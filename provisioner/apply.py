@@ -10,7 +10,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
@@ -18,11 +19,11 @@ from types import FrameType
 from typing import Final
 from typing import Literal as Lit
 
-from provisioner import crypto, output, preflight
+from provisioner import crypto, observe, output, preflight
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError, ProvisionError
 from provisioner.github.client import GitHubClient
-from provisioner.plan import Change, Plan, StateEntry, StateKey
+from provisioner.plan import Change, ObservedSecret, Plan, StateEntry, StateKey
 from provisioner.repos import RepoIndex
 from provisioner.secret import SecretValue
 from provisioner.sources import Resolver
@@ -78,6 +79,9 @@ class Applier:
         self._stop = threading.Event()
         self._dirty = False
         self._saved_at = time.monotonic()
+        self._lock = threading.Lock()
+        self._reads: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
 
     def apply(self, plan: Plan) -> Report:
         outcomes: list[Outcome] = []
@@ -105,12 +109,20 @@ class Applier:
 
     @contextmanager
     def _saving(self) -> Iterator[None]:
-        """Whatever happens, the state holds every write read back when apply ends."""
+        """Read-backs overlap the next target's writes (they are reads of another target);
+        whatever happens, the state holds every write read back when apply ends."""
+        workers = observe.MAX_WORKERS
+        self._reads = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
         try:
             yield
         finally:
-            if self._dirty:
-                self._flush()
+            if self._reads is not None:
+                self._reads.shutdown(wait=True)
+            with self._lock:
+                if self._dirty:
+                    self._flush()
+            for future in self._pending:
+                future.result()  # a read-back's unexpected error is not swallowed
 
     def _flush(self) -> None:
         self._save(self._state)
@@ -173,7 +185,9 @@ class Applier:
                 written[change.secret] = (change, fingerprint)
                 self._record(Outcome(change, "ok"), out)
         finally:
-            if written:
+            if written and self._reads is not None:
+                self._pending.append(self._reads.submit(self._read_back, target, written))
+            elif written:
                 self._read_back(target, written)
 
     def _write(self, change: Change) -> str | None:
@@ -204,6 +218,16 @@ class Applier:
             listed = self._client.list_secrets(target)
         except GitHubError:
             listed = {}
+        with self._lock:
+            self._record_written(target, written, listed)
+            self._save_soon()
+
+    def _record_written(
+        self,
+        target: TargetRef,
+        written: dict[str, tuple[Change, str | None]],
+        listed: Mapping[str, ObservedSecret],
+    ) -> None:
         for name, (change, fingerprint) in written.items():
             key = (target, name)
             observed = listed.get(name)
@@ -219,7 +243,6 @@ class Applier:
                 self._state[key] = StateEntry(
                     previous.fingerprint, observed.updated_at, change.registry
                 )
-        self._save_soon()
 
 
 def failed_targets(report: Report) -> Iterable[TargetRef]:
