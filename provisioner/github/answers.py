@@ -55,7 +55,12 @@ def explain(
     where = target_prefix(target)
     detail = f"{status} {message}".strip()
     if status == 401:
-        return f"{where}GitHub rejected the token ({detail}): check GH_TOKEN / GITHUB_TOKEN"
+        check = (
+            "GITHUB_APP_ID, the App's private key and GITHUB_APP_INSTALLATION_ID"
+            if kind == "app-installation"
+            else "GH_TOKEN / GITHUB_TOKEN"
+        )
+        return f"{where}GitHub rejected the token ({detail}): check {check}"
     if target is not None and status == 403:
         if known:
             return known

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import signal
 import socket
 import sys
@@ -21,11 +22,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from provisioner.errors import ProvisionError
 from provisioner.sandbox.api import API_VERSIONS, SECONDARY_LIMIT, WRITES, Api, _int
-from provisioner.sandbox.store import DOCS, ApiError, Store
+from provisioner.sandbox.store import DOCS, ApiError, Store, iso
 from provisioner.sandbox.world import (
     World,
     load_world,
 )
+
+_INSTALLATION_TOKENS = re.compile(r"/app/installations/(\d+)/access_tokens")
 
 
 class _Server(ThreadingHTTPServer):
@@ -180,7 +183,11 @@ class Sandbox:
             time.sleep(faults.latency)
         auth = str(headers.get("Authorization") or "").split(None, 1)
         ok_scheme = len(auth) == 2 and auth[0].lower() in ("token", "bearer")
-        token = self.world.token(auth[1].strip()) if ok_scheme else None
+        installation = _INSTALLATION_TOKENS.fullmatch(path) if method == "POST" else None
+        if installation is not None:
+            jwt_token = auth[1].strip() if ok_scheme else ""
+            return (*self._installation_token(int(installation[1]), jwt_token), "app-jwt")
+        token = store.token(auth[1].strip()) if ok_scheme else None
         kind = token.kind if token else None
         out = {"X-GitHub-Request-Id": uuid.uuid4().hex[:20].upper()}
         out["X-GitHub-Api-Version-Selected"] = API_VERSIONS[0]
@@ -215,6 +222,37 @@ class Sandbox:
         if method in WRITES:
             store.write_succeeded()
         return status, payload, out | extra, kind
+
+    def _installation_token(
+        self, installation_id: int, jwt_token: str
+    ) -> tuple[int, Any, dict[str, str]]:
+        """``POST /app/installations/{id}/access_tokens``: an App's JWT (RS256, ``iss`` = the
+        App's ID) buys a ``ghs_`` installation token, as on GitHub."""
+        import jwt  # PyJWT, which PyGithub depends on
+
+        app = self.world.app(installation_id)
+        if app is None:
+            return 404, {"message": "Not Found", "documentation_url": DOCS}, {}
+        try:
+            claims = jwt.decode(
+                jwt_token, app.public_key, algorithms=["RS256"], options={"require": ["exp", "iat"]}
+            )
+        except jwt.PyJWTError:
+            message = "A JSON web token could not be decoded"
+            return 401, {"message": message, "documentation_url": DOCS}, {}
+        if str(claims.get("iss")) != str(app.id):
+            return (
+                401,
+                {
+                    "message": "'Issuer' claim ('iss') must be the App's ID",
+                    "documentation_url": DOCS,
+                },
+                {},
+            )
+        token = self.store.mint_installation_token(app)
+        expires = iso(int(self.store.clock()) + 3600)
+        body = {"token": token.token, "expires_at": expires, "permissions": token.permissions}
+        return 201, body | {"repository_selection": "all"}, {}
 
     def admin(self, method: str, path: str, body: Any, bad_json: bool) -> tuple[int, Any]:
         """The ``/_sandbox/`` test API (no auth): inspect and change state, set faults."""

@@ -20,7 +20,7 @@ from typing import Any
 import nacl.exceptions
 from nacl.public import PrivateKey, SealedBox
 
-from provisioner.sandbox.world import SCOPES, Repo, World
+from provisioner.sandbox.world import SCOPES, App, Repo, Token, World
 
 MAX_SECRETS = 100  # "up to 100 secrets per organization / repository / personal account"
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -97,9 +97,23 @@ class Store:
         self._writes_ok = 0
         self._used: dict[str, int] = {}
         self._reset_at = int(clock()) + 3600
+        self._minted: dict[str, Token] = {}
         for seed in world.secrets:
             repos = list(seed.repositories)
             self.set_secret(seed.scope, seed.target, seed.name, seed.value, seed.visibility, repos)
+
+    # -- tokens -------------------------------------------------------------------------
+    def token(self, value: str) -> Token | None:
+        """A token of the world, or one minted for an App installation."""
+        with self.lock:
+            return self.world.token(value) or self._minted.get(value)
+
+    def mint_installation_token(self, app: App) -> Token:
+        """A fresh ``ghs_`` installation token with the App's permissions."""
+        token = Token(f"ghs_{secrets.token_hex(18)}", "app-installation", (), dict(app.permissions))
+        with self.lock:
+            self._minted[token.token] = token
+        return token
 
     # -- keys ---------------------------------------------------------------------------
     def public_key(self, scope: str, target: str) -> tuple[str, str]:

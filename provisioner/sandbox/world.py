@@ -58,6 +58,16 @@ class Token:
 
 
 @dataclass(frozen=True)
+class App:
+    """A GitHub App installed once: its JWTs are checked with ``public_key`` (PEM)."""
+
+    id: int
+    installation_id: int
+    public_key: str
+    permissions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class SeedSecret:
     """A secret present when the sandbox starts (plaintext, like one set in GitHub's UI)."""
 
@@ -76,6 +86,10 @@ class World:
     repositories: tuple[Repo, ...]
     tokens: tuple[Token, ...]
     secrets: tuple[SeedSecret, ...] = ()
+    apps: tuple[App, ...] = ()
+
+    def app(self, installation_id: int) -> App | None:
+        return next((a for a in self.apps if a.installation_id == installation_id), None)
 
     def org(self, login: str) -> Owner | None:
         return next((o for o in self.orgs if o.login.lower() == login.lower()), None)
@@ -175,7 +189,9 @@ def _parse(source: str, text: str) -> World:
         problem = getattr(e, "problem", None) or str(e)
         raise ProvisionError(f"{source}:{line}: invalid YAML: {problem}") from None
     top = _Reader(source, raw, "world", 1)
-    top.check_keys({"user", "orgs", "repositories", "tokens", "secrets"}, {"user", "tokens"})
+    top.check_keys(
+        {"user", "orgs", "repositories", "tokens", "secrets", "apps"}, {"user", "tokens"}
+    )
 
     u = top.child(top.data["user"], "user")
     u.check_keys({"login", "id"}, {"login", "id"})
@@ -229,6 +245,22 @@ def _parse(source: str, text: str) -> World:
                 t.fail(f"permission {key!r} must be read or write, got {level!r}")
         tokens.append(Token(t.get("token", str), kind, tuple(scopes), dict(perms)))
 
+    apps: list[App] = []
+    for i, item in enumerate(_items(top, "apps")):
+        a = top.child(item, f"apps[{i}]")
+        a.check_keys(
+            {"id", "installation_id", "public_key", "permissions"},
+            {"id", "installation_id", "public_key"},
+        )
+        perms = a.get("permissions", dict, {})
+        for key, level in perms.items():
+            if level not in ACCESS_LEVELS:
+                a.fail(f"permission {key!r} must be read or write, got {level!r}")
+        key_pem = a.get("public_key", str)
+        if "BEGIN PUBLIC KEY" not in key_pem:
+            a.fail("public_key must be a PEM public key")
+        apps.append(App(a.get("id", int), a.get("installation_id", int), key_pem, dict(perms)))
+
     world = World(user, tuple(orgs), tuple(repos), tuple(tokens))
     seeds: list[SeedSecret] = []
     for i, item in enumerate(_items(top, "secrets")):
@@ -270,7 +302,7 @@ def _parse(source: str, text: str) -> World:
                 tuple(repos_of),
             )
         )
-    return World(user, tuple(orgs), tuple(repos), tuple(tokens), tuple(seeds))
+    return World(user, tuple(orgs), tuple(repos), tuple(tokens), tuple(seeds), tuple(apps))
 
 
 def load_world(path: Path | None) -> World:
