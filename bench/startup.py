@@ -29,16 +29,26 @@ def _best(argv: list[str], runs: int = RUNS) -> float:
     return best
 
 
-def heavy_imports(args: list[str]) -> list[str]:
-    """Which of boto3 / botocore / PyGithub a ``python -m provisioner ARGS`` run imports."""
+def imported(args: list[str]) -> set[str]:
+    """Top-level packages a ``python -m provisioner ARGS`` process imports (``-X importtime``)."""
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "provisioner", *args],
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )
-    modules = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
-    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+    if done.returncode != 0:
+        raise RuntimeError(f"provision {' '.join(args)} failed: {done.stderr[-2000:]}")
+    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    if not lines:
+        raise RuntimeError("no -X importtime output")
+    return {line.split("|")[-1].strip().split(".")[0] for line in lines}
+
+
+def heavy_imports(args: list[str]) -> list[str]:
+    """Which of boto3 / botocore / PyGithub a ``python -m provisioner ARGS`` run imports."""
+    return sorted(imported(args) & set(HEAVY))
 
 
 def startup_lines(root: Path) -> list[str]:
