@@ -13,12 +13,12 @@ from datetime import datetime
 from provisioner import crypto, desired
 from provisioner.config import Config
 from provisioner.desired import DesiredSecret, Selection, TargetRef
-from provisioner.errors import GitHubError
+from provisioner.errors import GitHubError, ProvisionError
 from provisioner.github.client import GitHubClient
 from provisioner.observe import in_parallel, observe
 from provisioner.plan import Change, ObservedTarget, Plan, StateEntry, StateKey, diff
 from provisioner.repos import RepoIndex
-from provisioner.sources import Resolver, check_swap_key_ids
+from provisioner.sources import Resolver, describe
 
 
 @dataclass
@@ -109,9 +109,23 @@ def make_plan(
         prune=prune,
         force_rotate=force_rotate,
     )
-    # A swap key ID about to be written is read now, so its ASIA warning shows in the plan.
-    check_swap_key_ids(run.resolver, [c.desired for c in plan.changes if c.writes_value])
-    return _check_repositories(run, plan)
+    return _read_values(run, _check_repositories(run, plan))
+
+
+def _read_values(run: Run, plan: Plan) -> Plan:
+    """Read now each value the plan would write: once per source (apply reuses it), masked in
+    GitHub Actions, a swap key ID's ASIA warning shown with the plan; a value that cannot be
+    read, or is over GitHub's 48 KB, is a plan error naming the secrets that need it."""
+    errors: dict[str, list[StateKey]] = {}
+    for change in plan.changes:
+        if not change.writes_value or change.desired is None:
+            continue
+        try:
+            value = run.resolver.resolve(change.desired.value)
+            crypto.check_size(value, describe(change.desired.value))
+        except ProvisionError as e:
+            errors.setdefault(str(e), []).append((change.target, change.secret))
+    return replace(plan, value_errors=tuple((m, tuple(keys)) for m, keys in errors.items()))
 
 
 def _check_repositories(run: Run, plan: Plan) -> Plan:

@@ -103,6 +103,12 @@ class Plan:
     failed_targets: tuple[tuple[TargetRef, str], ...] = ()
     forget: tuple[StateKey, ...] = ()
     """State entries whose secret is gone and no longer desired (dropped on apply)."""
+    value_errors: tuple[tuple[str, tuple[StateKey, ...]], ...] = ()
+    """Values a change would write that cannot be read or are too large: (message, secrets)."""
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.failed_targets or self.value_errors)
 
     @property
     def has_changes(self) -> bool:

@@ -75,11 +75,16 @@ def plan_data(plan: Plan, report: Report | None = None) -> dict[str, Any]:
             "unchanged": plan.unchanged,
         },
     }
-    if plan.failed_targets:
-        document["errors"] = [
-            {"scope": t.scope, "target": t.name, "error": message}
-            for t, message in plan.failed_targets
-        ]
+    errors = [
+        {"scope": t.scope, "target": t.name, "error": message} for t, message in plan.failed_targets
+    ]
+    errors += [
+        {"scope": t.scope, "target": t.name, "secret": name, "error": message}
+        for message, keys in plan.value_errors
+        for t, name in keys
+    ]
+    if errors:
+        document["errors"] = errors
     return document
 
 
@@ -207,7 +212,7 @@ def write_plan(plan: Plan, out: TextIO, *, no_color: bool = False) -> None:
         for line in columns(rows, indent="  "):
             console.print(line)
         console.print()
-    style = "red" if plan.failed_targets else "bold"
+    style = "red" if plan.has_errors else "bold"
     console.print(_text((summary_line(plan), style)))
 
 

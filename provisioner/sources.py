@@ -8,11 +8,10 @@ reader, without touching any caller.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -58,6 +57,8 @@ class SwapKeyId:
 
 def describe(source: object) -> str:
     """A short, value-free description of a source for error messages."""
+    if isinstance(source, Literal):
+        return "a literal value"
     if isinstance(source, EnvSource):
         return f"env {source.env}"
     if isinstance(source, FileSource):
@@ -200,18 +201,6 @@ class Resolver:
             return done.stdout.decode("utf-8").strip()
         except UnicodeDecodeError:
             raise SourceError(f"{what}: output is not UTF-8 text") from None
-
-
-def check_swap_key_ids(resolver: Resolver, wanted: Iterable[object]) -> None:
-    """Read the swap-mode key IDs among ``wanted`` (desired secrets), for their warning.
-
-    A failing source is left for apply to report on the change that needs it.
-    """
-    for desired in wanted:
-        value = getattr(desired, "value", None)
-        if isinstance(value, SwapKeyId):
-            with contextlib.suppress(SourceError):
-                resolver.resolve(value)
 
 
 def _aws_not_configured(source: object) -> str:

@@ -37,9 +37,14 @@ def _run(options: Options) -> tuple[engine.Run, Path]:
     return run, path
 
 
-def _report_failed_targets(plan: Plan) -> None:
+def _report_problems(plan: Plan) -> None:
+    """Targets that could not be read, and values that cannot be written, on stderr."""
     for target, message in plan.failed_targets:
         output.error(message if message.startswith(target.label) else f"{target.label}: {message}")
+    for message, keys in plan.value_errors:
+        first = f"{keys[0][0].label} {keys[0][1]}"
+        more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
+        output.error(f"{message} (needed by {first}{more})")
 
 
 def plan(options: Options, *, detailed_exitcode: bool = False) -> int:
@@ -50,8 +55,8 @@ def plan(options: Options, *, detailed_exitcode: bool = False) -> int:
         render.write_json(render.plan_data(result), sys.stdout)
     else:
         render.write_plan(result, sys.stdout, no_color=options.no_color)
-    _report_failed_targets(result)
-    if result.failed_targets:
+    _report_problems(result)
+    if result.has_errors:
         return EXIT_ERROR
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
 
@@ -88,7 +93,7 @@ def apply(options: Options, *, yes: bool = False, force_rotate: bool = False) ->
         result = _make_plan(run, options, force_rotate=force_rotate)
         if not options.json:
             render.write_plan(result, sys.stdout, no_color=options.no_color)
-        _report_failed_targets(result)
+        _report_problems(result)
         if not result.has_changes:
             if result.forget:
                 for key in result.forget:
@@ -96,7 +101,7 @@ def apply(options: Options, *, yes: bool = False, force_rotate: bool = False) ->
                 state.save(path, run.state)
             if options.json:
                 render.write_json(render.plan_data(result), sys.stdout)
-            return EXIT_ERROR if result.failed_targets else EXIT_OK
+            return EXIT_ERROR if result.has_errors else EXIT_OK
         if not yes and not _confirm():
             output.info("Apply cancelled.")
             return EXIT_ERROR
@@ -127,4 +132,4 @@ def apply(options: Options, *, yes: bool = False, force_rotate: bool = False) ->
         render.write_report(report, sys.stdout, no_color=options.no_color)
     if report.interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_OK if report.ok and not result.failed_targets else EXIT_ERROR
+    return EXIT_OK if report.ok and not result.has_errors else EXIT_ERROR

@@ -1,0 +1,52 @@
+"""Values a plan would write are read at plan time: too large or unreadable is a plan error."""
+
+from __future__ import annotations
+
+import json
+
+from tests.e2e import CONFIG, Cli
+
+
+def test_a_value_over_48_kb_is_an_error_at_plan_time(cli: Cli) -> None:
+    (cli.tmp / "hub-token").write_text("x" * (48 * 1024 + 1))
+    code, out, err = cli("plan")
+    assert code == 1
+    assert "GitHub limits secrets to 49152 bytes" in err
+    assert (
+        "(needed by repository:octo-org/legacy HUB_CONTAINER_REGISTRY_PASSWORD and 1 more)" in err
+    )
+    assert "x" * 100 not in out + err
+    code, out, err = cli("plan", "--json")
+    errors = json.loads(out)["errors"]
+    assert {(e["target"], e["secret"]) for e in errors} == {
+        ("octo-org/legacy", "HUB_CONTAINER_REGISTRY_PASSWORD"),
+        ("octocat", "HUB_CONTAINER_REGISTRY_PASSWORD"),
+    }
+    # apply writes the rest and fails exactly those two changes.
+    code, out, err = cli.apply()
+    assert code == 1 and "Apply: 7 done, 2 failed, 0 not attempted." in out
+    assert len(cli.gh.secrets()) == 7
+
+
+def test_an_unreadable_source_fails_the_plan_naming_the_secrets(cli: Cli) -> None:
+    del cli.env["ACR_PASSWORD"]
+    code, out, err = cli("plan", "--detailed-exitcode")
+    assert code == 1  # an error, never 2 (changes pending)
+    assert (
+        "env ACR_PASSWORD: the environment variable is unset or empty "
+        "(needed by org:octo-org ACR_CONTAINER_REGISTRY_PASSWORD)" in err
+    )
+
+
+def test_a_no_op_plan_reads_no_value(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    witness = cli.tmp / "ran"
+    cli.write_config(CONFIG.replace("{env: ACR_PASSWORD}", f"{{command: [touch, {witness}]}}", 1))
+    # The password's source changed, so the state cannot tell: the plan must compare it...
+    code, out, _ = cli("plan")
+    assert witness.exists()
+    witness.unlink()
+    # ...but a target whose secrets are all unchanged by state needs no value at all.
+    code, out, _ = cli("plan", "--target", "repository:octo-org/legacy")
+    assert (code, out.strip()) == (0, "No changes.")
+    assert not witness.exists()
