@@ -291,11 +291,45 @@ def sandbox(
     latency: Annotated[
         float, typer.Option("--latency", min=0.0, help="Seconds added per request.")
     ] = 0.0,
+    fail_every: Annotated[
+        int,
+        typer.Option("--fail-every", min=0, metavar="N", help="Answer 502 to every Nth request."),
+    ] = 0,
+    secondary_limit_writes: Annotated[
+        int,
+        typer.Option(
+            "--secondary-limit-writes",
+            min=0,
+            metavar="N",
+            help="Answer the first N writes with a secondary rate limit (403, Retry-After).",
+        ),
+    ] = 0,
+    retry_after: Annotated[
+        int, typer.Option("--retry-after", min=0, help="Retry-After seconds of those limits.")
+    ] = 1,
+    rotate_key_after_writes: Annotated[
+        int,
+        typer.Option(
+            "--rotate-key-after-writes",
+            min=0,
+            metavar="N",
+            help="Rotate every target's public key after the Nth successful write.",
+        ),
+    ] = 0,
 ) -> int:
     """Serve a local GitHub REST API emulator of the Codespaces secrets endpoints."""
     from provisioner.sandbox import serve
 
-    serve(world, host, port, {"latency": latency} if latency else None)
+    knobs = {
+        "latency": latency,
+        "fail_every": fail_every,
+        "secondary_limit_writes": secondary_limit_writes,
+        "rotate_key_after_writes": rotate_key_after_writes,
+    }
+    faults: dict[str, float | int] = {k: v for k, v in knobs.items() if v}
+    if faults:
+        faults["retry_after"] = retry_after
+    serve(world, host, port, faults or None)
     return EXIT_OK
 
 

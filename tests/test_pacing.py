@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+
+import pytest
 
 from tests.e2e import Cli
 
@@ -48,3 +51,49 @@ def test_provision_sandbox_command_serves_on_loopback() -> None:
     finally:
         process.terminate()
         assert process.wait(timeout=10) is not None
+
+
+def test_provision_sandbox_fault_flags() -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "provisioner",
+            "sandbox",
+            "--port",
+            "0",
+            "--fail-every",
+            "2",
+            "--secondary-limit-writes",
+            "1",
+            "--retry-after",
+            "7",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        url = process.stderr.readline().strip().rsplit(" ", 1)[-1]
+        headers = {"Authorization": "token ghp_sandbox_admin"}
+        statuses = []
+        for _ in range(4):
+            request = urllib.request.Request(f"{url}/user", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=5) as answer:
+                    statuses.append(answer.status)
+            except urllib.error.HTTPError as e:
+                statuses.append(e.code)
+        assert statuses == [200, 502, 200, 502]
+        put = urllib.request.Request(
+            f"{url}/repos/octo-org/api/codespaces/secrets/X",
+            data=b"{}",
+            method="PUT",
+            headers=headers,
+        )
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(put, timeout=5)
+        assert (info.value.code, info.value.headers["Retry-After"]) == (403, "7")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
