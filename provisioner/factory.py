@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -28,9 +29,13 @@ def make_client(
     return GitHubClient(credentials(env, url), url, write_interval=write_interval, logger=logger)
 
 
-def make_resolver(config: Config, environ: Mapping[str, str] | None = None) -> Resolver:
+def make_resolver(
+    config: Config, environ: Mapping[str, str] | None = None, *, json_output: bool = False
+) -> Resolver:
     """The run's resolver; with AWS readers only when the config uses AWS (boto3 is heavy)."""
-    resolver = Resolver(config.base_dir, environ)
+    # In GitHub Actions the masks go to stderr under --json: stdout stays one JSON document
+    # (the runner reads workflow commands from both streams).
+    resolver = Resolver(config.base_dir, environ, mask_stream=sys.stderr if json_output else None)
     if uses_aws(config):
         from provisioner.aws import Aws
 

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from provisioner import command, output
 from provisioner.config import (
@@ -84,8 +84,12 @@ class Resolver:
         base_dir: Path,
         environ: Mapping[str, str] | None = None,
         readers: Mapping[type, Reader] | None = None,
+        mask_stream: TextIO | None = None,
     ) -> None:
+        """``mask_stream``: where GitHub Actions' ``::add-mask::`` commands go (stdout by
+        default; stderr under ``--json``, so that stdout stays one JSON document)."""
         self._base_dir = base_dir
+        self._mask_stream = mask_stream
         self._environ = dict(os.environ if environ is None else environ)
         self._readers: dict[type, Reader] = {
             EnvSource: self._read_env,
@@ -133,7 +137,7 @@ class Resolver:
             return SourceError(f"{describe(source)}: value is larger than {MAX_SOURCE_BYTES} bytes")
         value = SecretValue(text)
         if output.in_github_actions(self._environ):
-            output.mask(value)
+            output.mask(value, self._mask_stream)
         return value
 
     def _read_swap_key_id(self, source: SwapKeyId) -> str:

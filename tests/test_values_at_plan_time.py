@@ -50,3 +50,14 @@ def test_a_no_op_plan_reads_no_value(cli: Cli) -> None:
     code, out, _ = cli("plan", "--target", "repository:octo-org/legacy")
     assert (code, out.strip()) == (0, "No changes.")
     assert not witness.exists()
+
+
+def test_github_actions_masks_keep_json_stdout_a_single_document(cli: Cli) -> None:
+    cli.env["GITHUB_ACTIONS"] = "true"
+    code, out, err = cli("plan", "--json")
+    assert code == 0
+    json.loads(out)  # nothing but the document on stdout
+    assert "::add-mask::acr-MARKER-password-1" in err
+    code, out, err = cli("plan")
+    assert out.startswith("::add-mask::")  # masked before anything else prints
+    assert out.index("::add-mask::acr-MARKER-password-1") < out.index("Plan:")

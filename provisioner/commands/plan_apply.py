@@ -30,7 +30,7 @@ def _run(options: Options) -> tuple[engine.Run, Path]:
     run = engine.Run(
         config=config,
         client=client,
-        resolver=make_resolver(config),
+        resolver=make_resolver(config, json_output=options.json),
         state=state.load(path),
         selection=selection,
     )
