@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -243,7 +243,3 @@ class Applier:
                 self._state[key] = StateEntry(
                     previous.fingerprint, observed.updated_at, change.registry
                 )
-
-
-def failed_targets(report: Report) -> Iterable[TargetRef]:
-    return sorted({o.change.target for o in report.outcomes if o.result == "failed"})

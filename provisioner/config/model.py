@@ -21,7 +21,6 @@ from pydantic import (
     model_validator,
 )
 
-from provisioner import naming
 from provisioner.config.formats import (
     _STRICT,
     ACCOUNT_PATTERN,
@@ -92,16 +91,6 @@ class Registry(RegistrySpec):
     """A registry with its ID: secrets ``<ID>_CONTAINER_REGISTRY_{SERVER,USER,PASSWORD}``."""
 
     id: str
-
-    @property
-    def secret_prefix(self) -> str:
-        """The upper-cased ID that starts the three secret names."""
-        return self.id.upper()
-
-    @property
-    def secret_names(self) -> tuple[str, str, str]:
-        """The SERVER, USER and PASSWORD secret names."""
-        return naming.secret_names(self.id)
 
     @property
     def is_ecr_token(self) -> bool:

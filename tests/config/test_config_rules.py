@@ -724,7 +724,7 @@ def test_parsed_model(tmp_path: Path) -> None:
     assert acr.server == Literal(value="mycompany.azurecr.io")
     assert acr.password == EnvSource(env="ACR_PASSWORD")
     assert gar.password == CommandSource(command=("gcloud", "auth", "print-access-token"))
-    assert acr.secret_prefix == "ACR" and not acr.is_ecr_token and acr.rotation_period is None
+    assert not acr.is_ecr_token and acr.rotation_period is None
     assert len({acr.password, gar.password, EnvSource(env="ACR_PASSWORD")}) == 2  # hashable
     org, repo, user = config.targets
     assert isinstance(org, OrgTarget) and org.visibility == "selected"
