@@ -115,6 +115,13 @@ def test_schema_command_validates_the_shipped_configs(capsys: pytest.CaptureFixt
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
 
 
+def offline_plan(tmp_path: Path) -> list[str]:
+    """``plan`` of the example config against an address nothing listens on (core replaced)."""
+    config = str(ROOT / "configs" / "example.yaml")
+    state = str(tmp_path / "s.json")
+    return ["plan", config, "--state", state, "--api-url", "http://127.0.0.1:9"]
+
+
 def test_interrupt_exits_130(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -124,15 +131,7 @@ def test_interrupt_exits_130(
     monkeypatch.setattr(engine, "make_plan", interrupted)
     monkeypatch.setenv("GH_TOKEN", "t")
     monkeypatch.setenv("ACR_PASSWORD", "x")
-    code, _, err = run(
-        capsys,
-        "plan",
-        str(ROOT / "configs" / "example.yaml"),
-        "--state",
-        str(tmp_path / "s.json"),
-        "--api-url",
-        "http://127.0.0.1:9",
-    )
+    code, _, err = run(capsys, *offline_plan(tmp_path))
     assert code == 130
 
 
@@ -147,14 +146,7 @@ def test_a_crash_shows_one_line_and_no_value(
 
     monkeypatch.setattr(engine, "make_plan", crash)
     monkeypatch.setenv("GH_TOKEN", "t")
-    argv = [
-        "plan",
-        str(ROOT / "configs" / "example.yaml"),
-        "--state",
-        str(tmp_path / "s.json"),
-        "--api-url",
-        "http://127.0.0.1:9",
-    ]
+    argv = offline_plan(tmp_path)
     code, out, err = run(capsys, *argv)
     assert code == 1
     assert err.strip() == "error: internal error: RuntimeError (set PROVISION_DEBUG=1 for details)"
