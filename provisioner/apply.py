@@ -23,6 +23,7 @@ from provisioner import crypto, observe, output, preflight
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError, ProvisionError
 from provisioner.github.client import GitHubClient
+from provisioner.naming import parse_registry_secret
 from provisioner.plan import Change, ObservedSecret, Plan, StateEntry, StateKey
 from provisioner.repos import RepoIndex
 from provisioner.secret import SecretValue
@@ -172,6 +173,9 @@ class Applier:
                 if self._stop.is_set():
                     out += [Outcome(c, "not-attempted") for c in changes[i:]]
                     break
+                if change.blocked is not None:
+                    self._record(Outcome(change, "failed", change.blocked), out)
+                    continue
                 try:
                     fingerprint = self._write(change)
                 except GitHubError as e:
@@ -194,6 +198,8 @@ class Applier:
         """Carry out one change; the new value's fingerprint when a value was written."""
         target, name = change.target, change.secret
         if change.action == "delete":
+            if parse_registry_secret(name) is None:  # never, whatever a plan says
+                raise ProvisionError(f"{target.label} {name}: not a registry secret; not deleted")
             self._client.delete_secret(target, name)
             return None
         desired = change.desired

@@ -57,7 +57,7 @@ StateOpt = Annotated[
     typer.Option(
         "--state",
         envvar="PROVISION_STATE",
-        help="State file [default: <config dir>/.provision/<config stem>.state.json].",
+        help="State file [default: <config dir>/.provision/<name or config stem>/state.json].",
     ),
 ]
 ApiUrlOpt = Annotated[
@@ -208,6 +208,14 @@ def apply(
         ),
     ] = 1.0,
     max_wait: MaxWaitOpt = 900.0,
+    allow_mass_delete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-delete",
+            help="Apply even when the plan deletes more than 30% of a target's managed "
+            "secrets (targets holding at least 10).",
+        ),
+    ] = False,
 ) -> int:
     """Compute the plan, show it, ask, apply it, record state."""
     from provisioner.commands import plan_apply
@@ -225,7 +233,9 @@ def apply(
         write_interval=write_interval,
         max_wait=max_wait,
     )
-    return plan_apply.apply(options, yes=yes, force_rotate=force_rotate)
+    return plan_apply.apply(
+        options, yes=yes, force_rotate=force_rotate, allow_mass_delete=allow_mass_delete
+    )
 
 
 @app.command()

@@ -56,6 +56,23 @@ def seal(value: SecretValue, public_key_b64: str, what: str = "secret") -> str:
 # only thing a state file now also shows is which entries were written with equal values in
 # the same run, and cracking one of them was already cracking all of them.
 MEMO_SIZE: Final = 4096
+_CURRENT_PREFIX: Final = (
+    f"$argon2id$v=19$m={FINGERPRINT_MEMLIMIT // 1024},t={FINGERPRINT_OPSLIMIT},p=1$"
+)
+
+
+def is_current(fingerprint: object) -> bool:
+    """True for a fingerprint made with exactly the tool's parameters (argon2id, its costs).
+
+    A state entry with any other parameters is treated as unknown and never verified: the
+    costs come from the file, and a planted ``t=4294967295`` would run for ever.
+    """
+    return (
+        isinstance(fingerprint, str)
+        and fingerprint.startswith(_CURRENT_PREFIX)
+        and fingerprint.count("$") == 5
+        and len(fingerprint) < 256
+    )
 
 
 @functools.lru_cache(maxsize=MEMO_SIZE)
@@ -75,6 +92,8 @@ def fingerprint(value: SecretValue) -> str:
 @functools.lru_cache(maxsize=MEMO_SIZE)
 def matches(value: SecretValue, stored_fingerprint: str) -> bool:
     """True when ``value`` is the value ``stored_fingerprint`` was made from (memoized)."""
+    if not is_current(stored_fingerprint):
+        return False  # never computed with costs read from a file
     try:
         return bool(
             nacl.pwhash.argon2id.verify(

@@ -7,7 +7,7 @@ Repository *patterns* are kept as written; :mod:`provisioner.repos` resolves the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal as Lit
 
@@ -34,10 +34,21 @@ ECR_USER = "AWS"
 
 @dataclass(frozen=True, order=True)
 class TargetRef:
-    """Where secrets live: an organization, a repository (``owner/name``) or the user."""
+    """Where secrets live: an organization, a repository (``owner/name``) or the user.
+
+    Names compare case-insensitively, as GitHub's do: ``org:Octo-Org`` *is* ``org:octo-org``
+    (as a dict key, in the state, in --target), so renaming a target's spelling in the config
+    plans no change instead of creating on one spelling and deleting on the other. ``name``
+    keeps the spelling it was made with, for display and URLs.
+    """
 
     scope: Scope
-    name: str
+    name: str = field(compare=False)
+    folded: str = field(init=False, repr=False)
+    """The name case-folded: what equality, hashing and ordering use."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folded", self.name.casefold())
 
     @property
     def label(self) -> str:
@@ -172,11 +183,20 @@ class Selection:
             return True
         return registry_id is not None and registry_id.upper() in self.registries
 
-    def check(self, config: Config) -> None:
-        """Refuse filters that name nothing in the config (a typo must not plan nothing)."""
+    def check(self, config: Config, known: Iterable[TargetRef] = ()) -> None:
+        """Refuse filters that name nothing in the config (a typo must not plan nothing).
+
+        ``known``: the targets the state records, which a --target may also name (a target
+        removed from the config whose secrets are to be deleted).
+        """
         known_ids = {r.upper() for r in config.registries}
         for registry_id in sorted(self.registries - known_ids):
             raise UsageError(f"--registry {registry_id}: no such registry in {config.path}")
+        targets = {TargetRef.of(t) for t in config.targets} | set(known)
+        for target in sorted(self.targets - targets):
+            raise UsageError(
+                f"--target {target.label}: no such target in {config.path} or its state"
+            )
 
     @classmethod
     def of(cls, targets: Iterable[str], registries: Iterable[str]) -> Selection:

@@ -86,7 +86,10 @@ def make_plan(
     ``on_observed`` is called as each target's read finishes (the progress bar).
     """
     targets = targets_to_observe(run)
+    not_mine = _foreign_users(run.client, targets)
+    targets = [t for t in targets if t not in not_mine]
     wanted, failed = _resolve_access(run, desired.build(run.config), set(targets))
+    failed.update(not_mine)
     index = run.repo_index()
     readable = [t for t in targets if t not in failed]
     # Only the selected registries' policies are read (a --registry rotation reads its own).
@@ -96,6 +99,8 @@ def make_plan(
         observed[target] = ObservedTarget(target=target, error=message)
 
     def same_value(d: DesiredSecret, s: StateEntry) -> bool:
+        if s.fingerprint is None:
+            return False
         return crypto.matches(run.resolver.resolve(d.value), s.fingerprint)
 
     plan = diff(
@@ -112,11 +117,41 @@ def make_plan(
     return _read_values(run, _check_repositories(run, plan))
 
 
+def _foreign_users(client: GitHubClient, targets: Sequence[TargetRef]) -> dict[TargetRef, str]:
+    """User targets that are not the token's user: failed before they are read, since
+    ``/user/codespaces/secrets`` lists the token's own user's secrets, not theirs."""
+    refused = {
+        t: problem
+        for t in targets
+        if t.scope == "user" and (problem := client.permission_problem(t)) is not None
+    }
+    users = [t for t in targets if t.scope == "user" and t not in refused]
+    if not users:
+        return refused
+    try:
+        login = client.authenticated_login()
+    except GitHubError as e:
+        return {**refused, **{t: str(e) for t in users}}
+    mine = TargetRef("user", login)
+    for t in users:
+        if t != mine:
+            refused[t] = (
+                f"{t.label}: the token belongs to {login!r}; user secrets can only be managed "
+                "for the authenticated user"
+            )
+    return refused
+
+
 def _read_values(run: Run, plan: Plan) -> Plan:
     """Read now each value the plan would write: once per source (apply reuses it), masked in
     GitHub Actions, a swap key ID's ASIA warning shown with the plan; a value that cannot be
-    read, or is over GitHub's 48 KB, is a plan error naming the secrets that need it."""
+    read, or is over GitHub's 48 KB, is a plan error naming the secrets that need it.
+
+    A registry's three secrets are written together: when one of them cannot be read, every
+    change of that registry on that target is blocked (none of the three is written there).
+    """
     errors: dict[str, list[StateKey]] = {}
+    unreadable: dict[tuple[TargetRef, str | None], str] = {}
     for change in plan.changes:
         if not change.writes_value or change.desired is None:
             continue
@@ -125,7 +160,18 @@ def _read_values(run: Run, plan: Plan) -> Plan:
             crypto.check_size(value, describe(change.desired.value))
         except ProvisionError as e:
             errors.setdefault(str(e), []).append((change.target, change.secret))
-    return replace(plan, value_errors=tuple((m, tuple(keys)) for m, keys in errors.items()))
+            unreadable.setdefault((change.target, change.registry), f"{change.secret}: {e}")
+    changes = tuple(
+        replace(c, blocked=f"not written: {why}")
+        if c.action != "delete" and (why := unreadable.get((c.target, c.registry)))
+        else c
+        for c in plan.changes
+    )
+    return replace(
+        plan,
+        changes=changes,
+        value_errors=tuple((m, tuple(keys)) for m, keys in errors.items()),
+    )
 
 
 def _check_repositories(run: Run, plan: Plan) -> Plan:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
-from provisioner import output, state
+from provisioner import output
 from provisioner.config import Config
 from provisioner.desired import uses_aws
 from provisioner.github.auth import api_url, credentials
@@ -42,10 +41,3 @@ def make_resolver(
         for source_type, reader in Aws().readers().items():
             resolver.register(source_type, reader)
     return resolver
-
-
-def state_path(
-    config_path: Path, flag: Path | None, environ: Mapping[str, str] | None = None
-) -> Path:
-    env = os.environ if environ is None else environ
-    return flag.expanduser() if flag is not None else state.default_path(config_path, env)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Literal as Lit
 
 from provisioner.desired import DesiredSecret, Selection, TargetRef
+from provisioner.errors import ProvisionError
 from provisioner.naming import parse_registry_secret
 
 Action = Lit["create", "update", "delete"]
@@ -28,6 +29,12 @@ REASONS = (
     "prune",
 )
 POLICY_ONLY = frozenset({"repositories-changed"})
+MAX_SECRETS_PER_TARGET = 100
+"""GitHub's limit of Codespaces secrets on one target (managed or not)."""
+MASS_DELETE_SHARE = 0.30
+MASS_DELETE_FLOOR = 10
+"""The safety valve (octoDNS's MAX_SAFE_DELETE_PCENT): a plan deleting more than 30% of the
+managed secrets of a target that holds at least 10 of them needs --allow-mass-delete."""
 
 
 @dataclass(frozen=True)
@@ -51,11 +58,17 @@ class ObservedTarget:
 
 @dataclass(frozen=True)
 class StateEntry:
-    """What the last successful write recorded: a fingerprint and GitHub's updated_at."""
+    """What the last successful write recorded: a fingerprint and GitHub's updated_at.
 
-    fingerprint: str
+    ``fingerprint`` is None when the state holds none this tool can check (made with other
+    parameters): the value then plans as unknown, and is never hashed with foreign costs.
+    ``expires_at``: when the value written stops working (ECR authorization tokens).
+    """
+
+    fingerprint: str | None
     updated_at: datetime
     registry: str | None = None
+    expires_at: datetime | None = None
 
 
 StateKey = tuple[TargetRef, str]
@@ -74,6 +87,9 @@ class Change:
     repositories: tuple[str, ...] | None = None
     desired: DesiredSecret | None = None
     age: timedelta | None = None
+    blocked: str | None = None
+    """Why this change must not be carried out (a value of its registry cannot be read:
+    a registry's three secrets are written together or not at all)."""
 
     @property
     def writes_value(self) -> bool:
@@ -96,6 +112,27 @@ class Unmanaged:
 
 
 @dataclass(frozen=True)
+class MassDelete:
+    """A target on which the plan deletes too large a share of the managed secrets."""
+
+    target: TargetRef
+    deletes: int
+    managed: int
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.target.label}: the plan deletes {self.deletes} of its {self.managed} managed "
+            f"secrets (more than {MASS_DELETE_SHARE:.0%}); apply refuses this without "
+            "--allow-mass-delete"
+        )
+
+
+class PlanInvariantError(ProvisionError):
+    """The planner produced a plan that would lose a secret: a bug, never applied."""
+
+
+@dataclass(frozen=True)
 class Plan:
     changes: tuple[Change, ...] = ()
     unmanaged: tuple[Unmanaged, ...] = ()
@@ -105,6 +142,11 @@ class Plan:
     """State entries whose secret is gone and no longer desired (dropped on apply)."""
     value_errors: tuple[tuple[str, tuple[StateKey, ...]], ...] = ()
     """Values a change would write that cannot be read or are too large: (message, secrets)."""
+    warnings: tuple[str, ...] = ()
+    """Things the user should know that block nothing (a state entry that is no registry
+    secret, ignored)."""
+    mass_deletes: tuple[MassDelete, ...] = ()
+    """Targets past the safety valve (see :data:`MASS_DELETE_SHARE`)."""
 
     @property
     def has_errors(self) -> bool:
@@ -154,9 +196,15 @@ def _update_reasons(
             reasons.append("rotation-due")
     if s is not None and o.updated_at > s.updated_at:
         reasons.append("drift")
-    if s is None and d.rotate_after is None:
+    if d.rotate_after is None and (s is None or s.fingerprint is None):
         reasons.append("value-unknown")
-    if s is not None and not reasons and d.rotate_after is None and not same_value(d, s):
+    if (
+        s is not None
+        and s.fingerprint is not None
+        and not reasons
+        and d.rotate_after is None
+        and not same_value(d, s)
+    ):
         reasons.append("value-changed")
     reasons.extend(_policy_reasons(d, o))
     return sorted(reasons, key=REASONS.index), age
@@ -201,6 +249,7 @@ def diff(
     changes: list[Change] = []
     unmanaged: list[Unmanaged] = []
     forget: list[StateKey] = []
+    warnings: list[str] = []
     unchanged = 0
     wanted = {d.key for d in desired}
 
@@ -231,6 +280,13 @@ def diff(
             continue
         if not selected(target_ref, name, entry.registry):
             continue
+        if parse_registry_secret(name) is None:
+            # Whatever the state says, only registry secrets are ever deleted.
+            warnings.append(
+                f"{target_ref.label} {name}: the state lists it, but it is not a "
+                "*_CONTAINER_REGISTRY_{SERVER,USER,PASSWORD} secret; ignored (never deleted)"
+            )
+            continue
         if name in target.secrets:
             changes.append(Change("delete", target_ref, name, entry.registry, ("not-desired",)))
         else:
@@ -252,10 +308,80 @@ def diff(
                 changes.append(Change("delete", target_ref, name, parsed[0], ("prune",)))
 
     changes.sort(key=lambda c: (c.target, c.secret))
+    check_invariants(changes)
+    changes, over = _within_capacity(changes, observed)
     return Plan(
         changes=tuple(changes),
         unmanaged=tuple(unmanaged),
         unchanged=unchanged,
-        failed_targets=failed,
+        failed_targets=tuple(sorted([*failed, *over])),
         forget=tuple(forget),
+        warnings=tuple(warnings),
+        mass_deletes=_mass_deletes(changes, observed, managed),
     )
+
+
+def check_invariants(changes: Sequence[Change]) -> None:
+    """A plan never deletes a secret it also writes, nor anything but a registry secret.
+
+    The diff cannot produce either; this makes sure no later edit of it can, by failing the
+    plan (exit 1) instead of applying a plan that would lose a secret.
+    """
+    by_key: dict[StateKey, set[Action]] = {}
+    for c in changes:
+        by_key.setdefault((c.target, c.secret.upper()), set()).add(c.action)
+        if c.action == "delete" and parse_registry_secret(c.secret) is None:
+            raise PlanInvariantError(
+                f"internal error: the plan deletes {c.target.label} {c.secret}, which is not "
+                "a registry secret; nothing was applied"
+            )
+    both = sorted(k for k, actions in by_key.items() if "delete" in actions and len(actions) > 1)
+    if both:
+        target, name = both[0]
+        raise PlanInvariantError(
+            f"internal error: the plan both writes and deletes {target.label} {name}; "
+            "nothing was applied"
+        )
+
+
+def _within_capacity(
+    changes: list[Change], observed: Mapping[TargetRef, ObservedTarget]
+) -> tuple[list[Change], list[tuple[TargetRef, str]]]:
+    """Drop the changes of targets that would end past GitHub's 100 secrets (a target error)."""
+    creates: dict[TargetRef, int] = {}
+    deletes: dict[TargetRef, int] = {}
+    for c in changes:
+        if c.action == "create":
+            creates[c.target] = creates.get(c.target, 0) + 1
+        elif c.action == "delete":
+            deletes[c.target] = deletes.get(c.target, 0) + 1
+    over: list[tuple[TargetRef, str]] = []
+    for target, count in creates.items():
+        held = len(observed[target].secrets) if target in observed else 0
+        after = held + count - deletes.get(target, 0)
+        if after > MAX_SECRETS_PER_TARGET:
+            over.append(
+                (
+                    target,
+                    f"{target.label}: the plan would leave {after} Codespaces secrets there "
+                    f"({held} now, {count} to create); GitHub allows at most "
+                    f"{MAX_SECRETS_PER_TARGET}: nothing is written on this target",
+                )
+            )
+    bad = {t for t, _ in over}
+    return [c for c in changes if c.target not in bad], over
+
+
+def _mass_deletes(
+    changes: Sequence[Change],
+    observed: Mapping[TargetRef, ObservedTarget],
+    managed: set[StateKey],
+) -> tuple[MassDelete, ...]:
+    found: list[MassDelete] = []
+    for target in sorted({c.target for c in changes if c.action == "delete"}):
+        held = observed[target].secrets if target in observed else {}
+        count = sum(1 for name in held if (target, name) in managed)
+        deletes = sum(1 for c in changes if c.target == target and c.action == "delete")
+        if count >= MASS_DELETE_FLOOR and deletes > MASS_DELETE_SHARE * count:
+            found.append(MassDelete(target, deletes, count))
+    return tuple(found)

@@ -3,6 +3,11 @@
 JSON, mode 0600, written atomically (temporary file + rename in the same folder), guarded by
 a file lock so two applies on one state never interleave. Never a value: fingerprints are
 salted argon2id (:mod:`provisioner.crypto`). A missing state only makes values unknown.
+
+The state records the identity of the config it belongs to (``name:``, else the file's stem);
+a run refuses a state recorded for another config, so two configs pointed at one state can
+never delete each other's secrets. Anything hostile in the file (foreign fingerprint costs,
+naive timestamps, absurd nesting) is refused or neutralised here, with a one-line error.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, Final
 
 import filelock
 
+from provisioner import crypto
 from provisioner.desired import SCOPES, TargetRef
 from provisioner.errors import StateError
 from provisioner.plan import StateEntry, StateKey
@@ -26,16 +32,29 @@ FORMAT_VERSION: Final = 1
 LOCK_TIMEOUT: Final = 10.0
 
 
-def default_path(config_path: Path, environ: Mapping[str, str]) -> Path:
-    """``PROVISION_STATE``, else ``<config dir>/.provision/<config stem>.state.json``."""
+def default_path(
+    config_path: Path, environ: Mapping[str, str], identity: str | None = None
+) -> Path:
+    """``PROVISION_STATE``, else ``<config dir>/.provision/<name or stem>/state.json``.
+
+    Derived from the config's identity, so renaming a named config's file keeps its state.
+    """
     from_env = environ.get("PROVISION_STATE", "").strip()
     if from_env:
         return Path(from_env).expanduser()
+    return config_path.parent / ".provision" / (identity or config_path.stem) / "state.json"
+
+
+def legacy_path(config_path: Path) -> Path:
+    """Where versions before the config identity kept the default state."""
     return config_path.parent / ".provision" / f"{config_path.stem}.state.json"
 
 
-def load(path: Path) -> dict[StateKey, StateEntry]:
-    """The recorded entries; an absent file is an empty state."""
+def load(path: Path, config: str | None = None) -> dict[StateKey, StateEntry]:
+    """The recorded entries; an absent file is an empty state.
+
+    ``config``: this run's config identity; a state recorded for another one is refused.
+    """
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -44,25 +63,54 @@ def load(path: Path) -> dict[StateKey, StateEntry]:
         raise StateError(f"{path}: cannot read the state file: {e}") from None
     try:
         document = json.loads(raw)
-        if document.get("format_version") != FORMAT_VERSION:
+        if not isinstance(document, dict) or document.get("format_version") != FORMAT_VERSION:
             raise ValueError("unknown format_version")
-        return dict(_entry(item) for item in document["secrets"])
+        recorded = document.get("config")
+        if not isinstance(document["secrets"], list):
+            raise ValueError("'secrets' is not a list")
+        entries = dict(_entry(item) for item in document["secrets"])
+    except RecursionError:
+        raise StateError(f"{path}: the state file is damaged (nested too deeply)") from None
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise StateError(
             f"{path}: the state file is damaged ({e}); move it away to start afresh "
             "(existing secrets then plan as value-unknown)"
         ) from None
+    if config is not None and recorded is not None and recorded != config:
+        raise StateError(
+            f"{path}: this state belongs to the config named {recorded!r}, not to {config!r}; "
+            "give each config its own state (--state), or set 'name:' to match"
+        )
+    return entries
+
+
+def _timestamp(value: Any, what: str) -> datetime:
+    when = datetime.fromisoformat(value)
+    if when.tzinfo is None:
+        raise ValueError(f"{what} {value!r} has no time zone")
+    return when
 
 
 def _entry(item: dict[str, Any]) -> tuple[StateKey, StateEntry]:
     scope = item["scope"]
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
-    key = (TargetRef(scope, str(item["target"])), str(item["secret"]))
+    target, secret = item["target"], item["secret"]
+    if not isinstance(target, str) or not isinstance(secret, str):
+        raise TypeError("target and secret must be strings")
+    key = (TargetRef(scope, target), secret.upper())
+    fingerprint = item.get("fingerprint")
+    expires = item.get("expires_at")
+    registry = item.get("registry")
+    if registry is not None and not isinstance(registry, str):
+        raise TypeError("registry must be a string")
     return key, StateEntry(
-        fingerprint=str(item["fingerprint"]),
-        updated_at=datetime.fromisoformat(item["updated_at"]),
-        registry=item.get("registry"),
+        # A fingerprint made with other costs than the tool's is never computed (a planted
+        # t=2^32-1 would hold the run forever): the value plans as unknown instead.
+        fingerprint=fingerprint if crypto.is_current(fingerprint) else None,
+        updated_at=_timestamp(item["updated_at"], "updated_at"),
+        registry=registry,
+        expires_at=None if expires is None else _timestamp(expires, "expires_at"),
     )
 
 
@@ -71,7 +119,7 @@ def _order(item: tuple[StateKey, StateEntry]) -> tuple[str, str, str]:
     return (target.scope, target.name, name)
 
 
-def _document(entries: Mapping[StateKey, StateEntry]) -> str:
+def _document(entries: Mapping[StateKey, StateEntry], config: str | None) -> str:
     """The JSON text: one secret per line, each line by the C encoder.
 
     Apply saves after every target, so this runs N times per run: ``indent=`` (the pure-Python
@@ -87,16 +135,20 @@ def _document(entries: Mapping[StateKey, StateEntry]) -> str:
                 "registry": entry.registry,
                 "fingerprint": entry.fingerprint,
                 "updated_at": entry.updated_at.isoformat(),
+                **(
+                    {} if entry.expires_at is None else {"expires_at": entry.expires_at.isoformat()}
+                ),
             }
         )
         for (target, name), entry in sorted(entries.items(), key=_order)
     ]
-    return f'{{"format_version": {FORMAT_VERSION}, "secrets": [\n' + ",\n".join(lines) + "\n]}\n"
+    head = f'{{"format_version": {FORMAT_VERSION}, "config": {json.dumps(config)}, "secrets": [\n'
+    return head + ",\n".join(lines) + "\n]}\n"
 
 
-def save(path: Path, entries: Mapping[StateKey, StateEntry]) -> None:
-    """Write the whole state atomically with mode 0600."""
-    text = _document(entries)
+def save(path: Path, entries: Mapping[StateKey, StateEntry], config: str | None = None) -> None:
+    """Write the whole state atomically with mode 0600, recording the config's identity."""
+    text = _document(entries, config)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -248,3 +248,53 @@ def test_changes_sorted_by_target_then_name():
     names = ["B_CONTAINER_REGISTRY_USER", "A_CONTAINER_REGISTRY_USER"]
     plan, _ = run([want(name=n) for n in names], [])
     assert [c.secret for c in plan.changes] == sorted(names)
+
+
+# -- invariants and limits (the never-lose-a-secret rules) -----------------------------------
+
+
+def test_a_plan_that_writes_and_deletes_one_secret_is_refused() -> None:
+    from provisioner.plan import Change, PlanInvariantError, check_invariants
+
+    write = Change("update", ORG, NAME, "ACR", ("drift",))
+    delete = Change("delete", TargetRef("org", "Octo-Org"), NAME.lower(), "ACR", ("not-desired",))
+    with pytest.raises(PlanInvariantError, match="both writes and deletes"):
+        check_invariants([write, delete])
+    with pytest.raises(PlanInvariantError, match="not a registry secret"):
+        check_invariants([Change("delete", ORG, "DATABASE_URL", None, ("not-desired",))])
+    check_invariants([write])
+
+
+def test_state_entries_that_are_no_registry_secrets_are_warned_about_not_deleted() -> None:
+    state = {(ORG, "NPM_TOKEN"): StateEntry("fp", T0)}
+    plan, _ = run([], [seen("NPM_TOKEN")], state)
+    assert plan.changes == ()
+    assert plan.warnings and "NPM_TOKEN" in plan.warnings[0]
+
+
+def test_target_names_compare_case_insensitively() -> None:
+    state = {(TargetRef("org", "OCTO-ORG"), NAME): StateEntry("fp", T0)}
+    plan, _ = run([want()], [seen()], state)
+    assert (plan.changes, plan.unchanged) == ((), 1)
+
+
+def test_more_than_100_secrets_on_a_target_fails_that_target() -> None:
+    others = [seen(f"OTHER_{i}", visibility="all") for i in range(100)]
+    plan, _ = run([want()], others)
+    assert plan.changes == ()
+    assert plan.failed_targets[0][0] == ORG
+    assert "would leave 101 Codespaces secrets" in plan.failed_targets[0][1]
+    assert run([want()], others[:99])[0].count("create") == 1
+
+
+@pytest.mark.parametrize(
+    ("managed", "deleted", "valve"),
+    [(10, 3, False), (10, 4, True), (9, 9, False), (20, 7, True)],
+)
+def test_the_mass_delete_valve(managed: int, deleted: int, valve: bool) -> None:
+    names = [f"R{i}_CONTAINER_REGISTRY_USER" for i in range(managed)]
+    desired = [want(name=n) for n in names[deleted:]]
+    state = {(ORG, n): StateEntry("fp", T0) for n in names}
+    plan, _ = run(desired, [seen(n) for n in names], state)
+    assert plan.count("delete") == deleted
+    assert bool(plan.mass_deletes) is valve

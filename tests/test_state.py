@@ -32,7 +32,9 @@ def test_round_trip_and_mode(tmp_path: Path) -> None:
 
 def test_default_path(tmp_path: Path) -> None:
     config = tmp_path / "team.yaml"
-    assert state.default_path(config, {}) == tmp_path / ".provision" / "team.state.json"
+    assert state.default_path(config, {}) == tmp_path / ".provision" / "team" / "state.json"
+    named = state.default_path(config, {}, "platform")
+    assert named == tmp_path / ".provision" / "platform" / "state.json"
     assert state.default_path(config, {"PROVISION_STATE": "/x/s.json"}) == Path("/x/s.json")
 
 
@@ -97,9 +99,9 @@ def test_apply_saves_the_state_once_a_second_not_once_per_target(
     saves: list[int] = []
     real_save = state.save
 
-    def counting_save(path: Path, entries: dict) -> None:  # type: ignore[type-arg]
+    def counting_save(path: Path, entries: dict, config: str | None = None) -> None:  # type: ignore[type-arg]
         saves.append(len(entries))
-        real_save(path, entries)
+        real_save(path, entries, config)
 
     monkeypatch.setattr(state, "save", counting_save)
     code, out, err = cli.apply()

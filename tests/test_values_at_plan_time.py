@@ -22,10 +22,23 @@ def test_a_value_over_48_kb_is_an_error_at_plan_time(cli: Cli) -> None:
         ("octo-org/legacy", "HUB_CONTAINER_REGISTRY_PASSWORD"),
         ("octocat", "HUB_CONTAINER_REGISTRY_PASSWORD"),
     }
-    # apply writes the rest and fails exactly those two changes.
+    # A registry's three secrets are written together: HUB is written on neither target
+    # (its SERVER and USER would be no use without the PASSWORD); ACR is written.
     code, out, err = cli.apply()
-    assert code == 1 and "Apply: 7 done, 2 failed, 0 not attempted." in out
-    assert len(cli.gh.secrets()) == 7
+    assert code == 1 and "Apply: 3 done, 6 failed, 0 not attempted." in out
+    assert {name for _, _, name in cli.gh.secrets()} == {
+        "ACR_CONTAINER_REGISTRY_SERVER",
+        "ACR_CONTAINER_REGISTRY_USER",
+        "ACR_CONTAINER_REGISTRY_PASSWORD",
+    }
+    code, out, err = cli.apply("--json")
+    failed = [c for c in json.loads(out)["changes"] if c["result"] == "failed"]
+    assert {c["secret"] for c in failed} == {
+        "HUB_CONTAINER_REGISTRY_SERVER",
+        "HUB_CONTAINER_REGISTRY_USER",
+        "HUB_CONTAINER_REGISTRY_PASSWORD",
+    }
+    assert all("not written: HUB_CONTAINER_REGISTRY_PASSWORD" in c["error"] for c in failed)
 
 
 def test_an_unreadable_source_fails_the_plan_naming_the_secrets(cli: Cli) -> None:

@@ -3,42 +3,47 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from provisioner import engine, output, render, state
 from provisioner.apply import Applier, Outcome
 from provisioner.commands.options import Options
-from provisioner.config import load_config
-from provisioner.desired import Selection
+from provisioner.commands.preamble import Prepared, StateLocation, prepare
 from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
-from provisioner.factory import make_client, make_resolver, state_path
+from provisioner.factory import make_client, make_resolver
 from provisioner.plan import Plan
 
 
-def _run(options: Options) -> tuple[engine.Run, Path]:
-    selection = Selection.of(options.targets, options.registries)  # usage errors first
-    config = load_config(options.config)
-    selection.check(config)
-    if not options.json:
-        for warning in config.warnings:
-            output.warn(warning)
-    path = state_path(options.config, options.state)
+def _run(options: Options) -> tuple[engine.Run, Prepared]:
+    prepared = prepare(options)
     client = make_client(
-        config, options.api_url, write_interval=options.write_interval, verbose=options.verbose
+        prepared.config,
+        options.api_url,
+        write_interval=options.write_interval,
+        verbose=options.verbose,
     )
     client.set_max_wait(options.max_wait)
     run = engine.Run(
-        config=config,
+        config=prepared.config,
         client=client,
-        resolver=make_resolver(config, json_output=options.json),
-        state=state.load(path),
-        selection=selection,
+        resolver=make_resolver(prepared.config, json_output=options.json),
+        state=prepared.state,
+        selection=prepared.selection,
     )
-    return run, path
+    return run, prepared
 
 
-def _report_problems(plan: Plan) -> None:
-    """Targets that could not be read, and values that cannot be written, on stderr."""
+def _report_problems(plan: Plan, location: StateLocation) -> None:
+    """Targets that could not be read, values that cannot be written, warnings, on stderr."""
+    if not location.source.exists():
+        unknown = sum(1 for c in plan.changes if "value-unknown" in c.reasons)
+        if unknown:
+            output.warn(
+                f"no state at {location.path}: {unknown} existing secrets plan as value-unknown"
+            )
+    for warning in plan.warnings:
+        output.warn(warning)
+    for mass in plan.mass_deletes:
+        output.warn(mass.message)
     for target, message in plan.failed_targets:
         output.error(message if message.startswith(target.label) else f"{target.label}: {message}")
     for message, keys in plan.value_errors:
@@ -49,13 +54,13 @@ def _report_problems(plan: Plan) -> None:
 
 def plan(options: Options, *, detailed_exitcode: bool = False) -> int:
     """Compute and render; write nothing anywhere."""
-    run, _ = _run(options)
+    run, prepared = _run(options)
     result = _make_plan(run, options)
     if options.json:
         render.write_json(render.plan_data(result), sys.stdout)
     else:
         render.write_plan(result, sys.stdout, no_color=options.no_color)
-    _report_problems(result)
+    _report_problems(result, prepared.location)
     if result.has_errors:
         return EXIT_ERROR
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
@@ -83,22 +88,39 @@ def _confirm() -> bool:
     return sys.stdin.readline().strip() == "yes"
 
 
-def apply(options: Options, *, yes: bool = False, force_rotate: bool = False) -> int:
+def apply(
+    options: Options,
+    *,
+    yes: bool = False,
+    force_rotate: bool = False,
+    allow_mass_delete: bool = False,
+) -> int:
     """Plan, show, confirm, write serially, record state, report."""
     if not yes and not sys.stdin.isatty():
         raise UsageError("apply needs --yes when standard input is not a terminal")
-    run, path = _run(options)
+    run, prepared = _run(options)
+    location, identity = prepared.location, prepared.config.identity
+    path = location.path
     with state.locked(path):
-        run.state = state.load(path)
+        location.adopt_legacy()
+        run.state = state.load(path, identity)
         result = _make_plan(run, options, force_rotate=force_rotate)
         if not options.json:
             render.write_plan(result, sys.stdout, no_color=options.no_color)
-        _report_problems(result)
+        _report_problems(result, location)
+        if result.mass_deletes and not allow_mass_delete:
+            output.error(
+                "apply refused: the plan deletes too much of a target (see above); nothing "
+                "was written. Check the config and state, or pass --allow-mass-delete"
+            )
+            if options.json:
+                render.write_json(render.plan_data(result), sys.stdout)
+            return EXIT_ERROR
         if not result.has_changes:
             if result.forget:
                 for key in result.forget:
                     run.state.pop(key, None)
-                state.save(path, run.state)
+                state.save(path, run.state, identity)
             if options.json:
                 render.write_json(render.plan_data(result), sys.stdout)
             return EXIT_ERROR if result.has_errors else EXIT_OK
@@ -121,7 +143,7 @@ def apply(options: Options, *, yes: bool = False, force_rotate: bool = False) ->
                 run.resolver,
                 run.repo_index(),
                 run.state,
-                lambda entries: state.save(path, entries),
+                lambda entries: state.save(path, entries, identity),
                 on_change=progress,
             )
             report = applier.apply(result)

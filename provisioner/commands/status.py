@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import sys
 
-from provisioner import desired, engine, render_status, state, status
+from provisioner import desired, engine, render_status, status
 from provisioner.commands.options import Options
-from provisioner.config import load_config
-from provisioner.desired import Selection
+from provisioner.commands.preamble import prepare
 from provisioner.errors import EXIT_ERROR, EXIT_OK
-from provisioner.factory import make_client, state_path
+from provisioner.factory import make_client
 from provisioner.observe import observe
 from provisioner.render import progress
 from provisioner.sources import Resolver
@@ -21,16 +20,15 @@ from provisioner.sources import Resolver
 def run(options: Options) -> int:
     """Observe every selected target, render a table per target; exit 1 on unreadable targets
     (and, with ``fail_on_stale``, on a rotating secret past due or expired)."""
-    selection = Selection.of(options.targets, options.registries)
-    config = load_config(options.config)
-    selection.check(config)
+    prepared = prepare(options, warn=False)
+    config, selection = prepared.config, prepared.selection
     client = make_client(config, options.api_url, verbose=options.verbose)
     # A resolver with no reader at all: status never reads a value source.
     the_run = engine.Run(
         config=config,
         client=client,
         resolver=Resolver(config.base_dir, {}),
-        state=state.load(state_path(options.config, options.state)),
+        state=prepared.state,
         selection=selection,
     )
     targets = engine.targets_to_observe(the_run)

@@ -23,6 +23,7 @@ LOGIN_PATTERN: Final = r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"
 REPO_PATTERN: Final = r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9._-]+$"
 REPO_GLOB_PATTERN: Final = r"^[A-Za-z0-9._*?\[\]!-]+$"
 ACCOUNT_PATTERN: Final = r"^[0-9]{12}$"
+CONFIG_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 SOURCE_KEYS: Final = ("env", "file", "command", "aws_secretsmanager", "aws_ssm")
 
 
@@ -90,6 +91,15 @@ Login = Annotated[
     str,
     _check(LOGIN_PATTERN, "{!r} is not a GitHub login"),
     WithJsonSchema({"type": "string", "pattern": LOGIN_PATTERN}),
+]
+ConfigName = Annotated[
+    str,
+    _check(
+        CONFIG_NAME_PATTERN,
+        "{!r}: a config name is letters, digits, '.', '_' and '-' (at most 100, no leading "
+        "punctuation): it names the state",
+    ),
+    WithJsonSchema({"type": "string", "pattern": CONFIG_NAME_PATTERN}),
 ]
 RepoName = Annotated[
     str,

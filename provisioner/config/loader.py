@@ -7,14 +7,17 @@ pydantic's error locations are mapped back to YAML positions, then the cross-ent
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any, Final
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
 from provisioner.config import rules
+from provisioner.config.formats import ConfigName
 from provisioner.config.model import (
     SOURCE_KEYS,
     SOURCE_MODELS,
@@ -34,7 +37,7 @@ from provisioner.config.rules import Finding, YamlPath, describe, did_you_mean
 from provisioner.config.yamlload import MAX_BYTES, YamlDocument, parse_yaml
 from provisioner.errors import ConfigError
 
-TOP_KEYS: Final = ("version", "github", "registries", "targets")
+TOP_KEYS: Final = ("version", "name", "github", "registries", "targets")
 _VALUE_FIELDS: Final = frozenset({"server", "username", "password"})
 _EXPECTED: Final = {
     "string_type": "a string",
@@ -70,6 +73,7 @@ def load_config(path: Path) -> Config:
         findings.append(Finding((), "missing required key 'version' (write 'version: 1')"))
     elif type(version) is not int or version != 1:
         findings.append(Finding(("version",), f"unsupported version {version!r}: expected 1"))
+    name = _validate(_Name, {"name": data["name"]}, (), findings) if "name" in data else None
     github = _validate(GitHubSettings, data.get("github", {}), ("github",), findings)
     registries, all_ids = _registries(data, findings)
     targets = _targets(data, findings)
@@ -80,6 +84,7 @@ def load_config(path: Path) -> Config:
         raise ConfigError(errors)
     assert isinstance(github, GitHubSettings)
     return Config(
+        name=name.name if isinstance(name, _Name) else None,
         github=github,
         registries=registries,
         targets=tuple(target for _, target in targets),
@@ -88,9 +93,21 @@ def load_config(path: Path) -> Config:
     )
 
 
+class _Name(BaseModel):
+    """The top-level ``name:`` (validated alone, so its error points at its line)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    name: ConfigName
+
+
 def _read(path: Path, display: str) -> bytes:
     try:
-        with path.open("rb") as stream:
+        # Non-blocking open, then a regular-file check: a FIFO as CONFIG must not hang the
+        # run waiting for a writer (the value sources refuse FIFOs the same way).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError([f"{display}: not a regular file"])
             return stream.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ConfigError([f"{display}: cannot read: {exc.strerror or exc}"]) from None

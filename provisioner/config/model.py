@@ -188,11 +188,18 @@ class Config(BaseModel):
 
     model_config = _STRICT
     version: typing.Literal[1] = 1
+    name: str | None = None
+    """The config's identity, recorded in its state (None: the file's stem)."""
     github: GitHubSettings = GitHubSettings()
     registries: dict[str, Registry] = Field(min_length=1)
     targets: tuple[Target, ...] = Field(min_length=1)
     path: Path
     warnings: tuple[str, ...] = ()
+
+    @property
+    def identity(self) -> str:
+        """What the state records as the config it belongs to: ``name:``, else the stem."""
+        return self.name or self.path.stem
 
     @property
     def base_dir(self) -> Path:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from provisioner.config.formats import ConfigName
 from provisioner.config.model import (
     GitHubSettings,
     OrgTarget,
@@ -32,6 +33,10 @@ class _Document(BaseModel):
         extra="forbid", title="provisioner configuration", regex_engine="python-re"
     )
     version: typing.Literal[1]
+    name: ConfigName | None = Field(
+        default=None,
+        description="The config's identity, recorded in its state; default: the file's stem.",
+    )
     github: GitHubSettings = GitHubSettings()
     registries: dict[Annotated[str, StringConstraints(pattern=ID_PATTERN)], RegistrySpec] = Field(
         min_length=1

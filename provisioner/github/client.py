@@ -119,6 +119,7 @@ class GitHubClient:
         self._token = auth.token if isinstance(auth, Token) else None
         self._app = isinstance(auth, AppInstallationAuth)
         self._environ = dict(environ) if environ is not None else None
+        self._login: str | None = None
         self.scopes: frozenset[str] | None = None
         """The classic token's scopes, from the X-OAuth-Scopes of any answer (None: unseen)."""
 
@@ -317,10 +318,13 @@ class GitHubClient:
             yield parse_repo(item, owner)
 
     def authenticated_login(self) -> str:
-        _, data = self._call("GET", "/user", None)
-        if not isinstance(data, dict) or not isinstance(data.get("login"), str):
-            raise GitHubError("GET /user: unexpected answer from GitHub")
-        return str(data["login"])
+        """The token's user (``GET /user``), asked once per run."""
+        if self._login is None:
+            _, data = self._call("GET", "/user", None)
+            if not isinstance(data, dict) or not isinstance(data.get("login"), str):
+                raise GitHubError("GET /user: unexpected answer from GitHub")
+            self._login = str(data["login"])
+        return self._login
 
     # -- writes (paced by PyGithub's seconds_between_writes; idempotent, so retried) -----
 

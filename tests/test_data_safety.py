@@ -1,0 +1,297 @@
+"""Never lose a managed secret: each way a run could delete or blank one, end to end.
+
+Every test runs the CLI against the sandbox over real HTTP and checks what GitHub holds
+afterwards (decrypted on the sandbox side), not what the tool says it did.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from provisioner import crypto
+from provisioner.secret import SecretValue
+from tests.e2e import ACR_PASSWORD, CONFIG, Cli
+
+ORG_PREFIX = "/orgs/octo-org"
+REPO_PREFIX = "/repos/octo-org/legacy"
+
+
+def _state(cli: Cli) -> dict[str, object]:
+    document: dict[str, object] = json.loads(cli.state.read_text())
+    return document
+
+
+def _write_state(cli: Cli, document: dict[str, object]) -> None:
+    cli.state.write_text(json.dumps(document))
+
+
+# -- 1. target names are case-insensitive -------------------------------------------------
+
+
+def test_respelling_a_target_plans_no_change_and_deletes_nothing(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    before = cli.gh.secrets()
+    cli.write_config(
+        CONFIG.replace("org: octo-org", "org: Octo-Org").replace(
+            "repository: octo-org/legacy", "repository: Octo-Org/Legacy"
+        )
+    )
+    code, out, err = cli("plan", "--detailed-exitcode", "--prune")
+    assert (code, out.strip()) == (0, "No changes."), out + err
+    code, out, err = cli.apply("--prune")
+    assert code == 0, err
+    assert cli.gh.secrets().keys() == before.keys()
+    # --target matches whatever the spelling.
+    code, out, err = cli("plan", "--target", "org:OCTO-ORG", "--detailed-exitcode")
+    assert (code, out.strip()) == (0, "No changes."), err
+
+
+def test_a_state_entry_spelled_differently_is_the_same_secret(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    document = _state(cli)
+    for entry in document["secrets"]:  # type: ignore[attr-defined]
+        entry["target"] = entry["target"].upper()
+        entry["secret"] = entry["secret"].lower()
+    _write_state(cli, document)
+    code, out, err = cli("plan", "--detailed-exitcode")
+    assert (code, out.strip()) == (0, "No changes."), out + err
+
+
+# -- 4. only registry secrets are ever deleted ----------------------------------------------
+
+
+def test_a_state_entry_that_is_no_registry_secret_is_never_deleted(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    assert cli.gh.put_secret(REPO_PREFIX, "DATABASE_URL", "postgres://keep-me").status_code == 201
+    assert cli.gh.put_secret(ORG_PREFIX, "NPM_TOKEN", "npm-keep", visibility="all").ok
+    document = _state(cli)
+    planted = [
+        {"scope": "repository", "target": "octo-org/legacy", "secret": "DATABASE_URL"},
+        {"scope": "org", "target": "octo-org", "secret": "NPM_TOKEN"},
+    ]
+    for entry in planted:
+        entry.update(
+            registry=None,
+            fingerprint=crypto.fingerprint(SecretValue("x")),
+            updated_at="2020-01-01T00:00:00+00:00",
+        )
+    document["secrets"] += planted  # type: ignore[operator]
+    _write_state(cli, document)
+    # The org is no longer configured either: its state entries alone would plan deletes.
+    cli.write_config(CONFIG.split("  - org: octo-org")[0] + CONFIG.split("web]\n", 1)[1])
+    code, out, err = cli.apply("--allow-mass-delete")
+    assert code == 0, err
+    secrets = cli.gh.secrets()
+    assert secrets[("repository", "octo-org/legacy", "DATABASE_URL")]["value"] == (
+        "postgres://keep-me"
+    )
+    assert secrets[("org", "octo-org", "NPM_TOKEN")]["value"] == "npm-keep"
+    assert "DATABASE_URL: the state lists it, but it is not a" in err
+    assert "ignored (never deleted)" in err
+
+
+# -- 5. state identity ------------------------------------------------------------------------
+
+
+def test_a_state_recorded_for_another_config_is_refused(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    assert _state(cli)["config"] == "team"
+    other = cli.tmp / "other.yaml"
+    other.write_text(CONFIG.replace("version: 1\n", "version: 1\nname: other-team\n"))
+    cli.config = other
+    before = cli.gh.secrets()
+    for command in ("plan", "apply"):
+        code, out, err = cli.apply("--prune") if command == "apply" else cli("plan")
+        assert code == 1
+        assert "belongs to the config named 'team', not to 'other-team'" in err
+    assert cli.gh.secrets() == before
+
+
+def test_the_default_state_follows_the_config_name(
+    cli: Cli, tmp_path: Path, monkeypatch: object
+) -> None:
+    named = CONFIG.replace("version: 1\n", "version: 1\nname: platform\n")
+    cli.write_config(named)
+    cli.state = None  # type: ignore[assignment]
+    code, out, err = _run_default_state(cli, "apply", "--yes", "--write-interval", "0")
+    assert code == 0, err
+    path = cli.tmp / ".provision" / "platform" / "state.json"
+    assert json.loads(path.read_text())["config"] == "platform"
+    # Renaming the file keeps the state (and so plans nothing).
+    renamed = cli.tmp / "renamed.yaml"
+    cli.config.rename(renamed)
+    cli.config = renamed
+    code, out, err = _run_default_state(cli, "plan", "--detailed-exitcode")
+    assert (code, out.strip()) == (0, "No changes."), err
+
+
+def test_a_legacy_default_state_is_read_and_moved_without_loss(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    legacy = cli.tmp / ".provision" / "team.state.json"
+    legacy.parent.mkdir()
+    cli.state.rename(legacy)
+    cli.state = None  # type: ignore[assignment]
+    code, out, err = _run_default_state(cli, "plan", "--detailed-exitcode")
+    assert (code, out.strip()) == (0, "No changes."), err
+    assert legacy.exists()  # plan writes nothing
+    code, out, err = _run_default_state(cli, "apply", "--yes")
+    assert code == 0, err
+    assert not legacy.exists()
+    moved = cli.tmp / ".provision" / "team" / "state.json"
+    assert len(json.loads(moved.read_text())["secrets"]) == 9
+
+
+def _run_default_state(cli: Cli, *args: str) -> tuple[int, str, str]:
+    """The CLI without --state (the harness always passes one)."""
+    import os
+
+    from provisioner.cli import main
+
+    cli.capsys.readouterr()
+    saved = dict(os.environ)
+    os.environ.update(cli.env)
+    try:
+        code = main([args[0], str(cli.config), "--api-url", cli.gh.sandbox.url, *args[1:]])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    out, err = cli.capsys.readouterr()
+    return code, out, err
+
+
+def test_a_plan_without_state_says_so_in_one_line(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    cli.state.unlink()
+    code, out, err = cli("plan")
+    assert code == 0
+    assert f"no state at {cli.state}: 9 existing secrets plan as value-unknown" in err
+    assert err.count("no state at") == 1
+
+
+# -- 6. the safety valve ------------------------------------------------------------------
+
+
+MANY = """\
+version: 1
+registries:
+{registries}
+targets:
+  - repository: octo-org/legacy
+    registries: [{ids}]
+"""
+
+
+def _many(count: int) -> str:
+    ids = [f"R{i}" for i in range(count)]
+    registries = "".join(
+        f"  {i}: {{server: r{i}.example.com, username: u{i}, password: {{env: ACR_PASSWORD}}}}\n"
+        for i in ids
+    )
+    return MANY.format(registries=registries.rstrip("\n"), ids=", ".join(ids))
+
+
+def test_mass_delete_is_refused_without_the_flag(cli: Cli) -> None:
+    cli.write_config(_many(4))  # 12 managed secrets
+    assert cli.apply()[0] == 0
+    cli.write_config(_many(2))  # would delete 6 of 12 (50%)
+    code, out, err = cli("plan")
+    assert code == 0
+    assert "deletes 6 of its 12 managed secrets (more than 30%)" in err
+    code, out, err = cli.apply()
+    assert code == 1
+    assert "apply refused" in err and "--allow-mass-delete" in err
+    assert len(cli.gh.secrets()) == 12
+    code, out, err = cli.apply("--allow-mass-delete")
+    assert code == 0, err
+    assert len(cli.gh.secrets()) == 6
+
+
+def test_deleting_a_small_share_needs_no_flag(cli: Cli) -> None:
+    cli.write_config(_many(4))
+    assert cli.apply()[0] == 0
+    cli.write_config(_many(3))  # 3 of 12: 25%
+    code, out, err = cli.apply()
+    assert code == 0, err
+    assert len(cli.gh.secrets()) == 9
+
+
+# -- 7. a user target that is not the token's user -----------------------------------------
+
+
+def test_another_users_target_fails_the_plan_without_reading_it(cli: Cli) -> None:
+    cli.write_config(CONFIG.replace("user: octocat", "user: hubot"))
+    cli.reset_log()
+    code, out, err = cli("plan", "--prune")
+    assert code == 1
+    assert "user:hubot: the token belongs to 'octocat'" in err
+    assert "user:hubot" not in out
+    paths = {r["path"] for r in cli.requests()}
+    assert "/user/codespaces/secrets" not in paths
+
+
+# -- 8. --target naming nothing -------------------------------------------------------------
+
+
+def test_a_target_in_neither_config_nor_state_is_a_usage_error(cli: Cli) -> None:
+    code, out, err = cli("plan", "--target", "org:octo-orgg")
+    assert code == 64
+    assert "--target org:octo-orgg: no such target" in err
+    code, out, err = cli.apply("--target", "repository:octo-org/legacyy")
+    assert code == 64
+
+
+def test_a_target_known_only_from_state_may_be_named(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    cli.write_config(CONFIG.replace("  - repository: octo-org/legacy\n    registries: [HUB]\n", ""))
+    code, out, err = cli("plan", "--target", "repository:octo-org/legacy", "--json")
+    assert code == 0, err
+    assert json.loads(out)["summary"]["delete"] == 3
+
+
+# -- 15. hostile state ------------------------------------------------------------------
+
+
+def test_foreign_fingerprint_costs_are_never_computed(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    document = _state(cli)
+    for entry in document["secrets"]:  # type: ignore[attr-defined]
+        entry["fingerprint"] = entry["fingerprint"].replace("t=3,", "t=4294967295,")
+    _write_state(cli, document)
+    code, out, err = cli("plan", "--json")  # would run for ever if computed
+    assert code == 0, err
+    changes = json.loads(out)["changes"]
+    assert len(changes) == 9
+    assert {tuple(c["reasons"]) for c in changes} == {("value-unknown",)}
+
+
+def test_a_naive_timestamp_or_deep_nesting_in_state_is_a_clean_error(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    document = _state(cli)
+    document["secrets"][0]["updated_at"] = "2024-01-01T00:00:00"  # type: ignore[index]
+    _write_state(cli, document)
+    code, out, err = cli("plan")
+    assert code == 1
+    assert "has no time zone" in err and "internal error" not in err
+    cli.state.write_text("[" * 100_000 + "]" * 100_000)
+    code, out, err = cli("plan")
+    assert code == 1
+    assert "the state file is damaged" in err and "internal error" not in err
+
+
+# -- 16. GitHub's 100 secrets per target ------------------------------------------------------
+
+
+def test_a_plan_past_100_secrets_on_a_target_is_an_error_before_any_write(cli: Cli) -> None:
+    for i in range(98):
+        assert cli.gh.put_secret(REPO_PREFIX, f"OTHER_{i}", "v").status_code == 201
+    code, out, err = cli.apply()
+    assert code == 1
+    assert "repository:octo-org/legacy: the plan would leave 101 Codespaces secrets" in err
+    legacy = [k for k in cli.gh.secrets() if k[1] == "octo-org/legacy"]
+    assert len(legacy) == 98  # nothing written there
+    # The other targets are still written.
+    assert ("org", "octo-org", "ACR_CONTAINER_REGISTRY_PASSWORD") in cli.gh.secrets()
+    assert cli.gh.secrets()[("org", "octo-org", "ACR_CONTAINER_REGISTRY_PASSWORD")]["value"] == (
+        ACR_PASSWORD
+    )
