@@ -49,6 +49,10 @@ LIST_ANSWERS = {
         "unexpected secret in GitHub's list",
     ),
     "a secret that is not an object": (Reply(200, {"secrets": [42]}), "unexpected secret"),
+    "a timestamp without a time zone": (
+        Reply(200, {"secrets": [{"name": "X", "updated_at": "2024-01-01T00:00:00"}]}),
+        "unexpected secret in GitHub's list",
+    ),
     "an unexpected status": (Reply(418, {"message": "I'm a teapot"}), "418 I'm a teapot"),
     "a 1xx-free odd success": (Reply(299, b"?"), "answer is not JSON"),
     "a 5xx that never ends": (Reply(500, b"<html>oops</html>"), "500 (after 8 retries)"),

@@ -35,7 +35,10 @@ class PublicKey:
 def parse_timestamp(text: Any) -> datetime:
     if not isinstance(text, str):
         raise TypeError("timestamp is not a string")
-    return datetime.fromisoformat(text)
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:  # compared with aware times: a naive one is a malformed answer
+        raise ValueError("timestamp without a time zone")
+    return when
 
 
 def explain(
