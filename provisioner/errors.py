@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
@@ -21,11 +23,34 @@ class UsageError(ProvisionError):
     exit_code = EXIT_USAGE
 
 
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem (or warning) in a file, where it is known: ``file:line:column: message``."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = ":".join(str(p) for p in (self.file, self.line, self.column) if p is not None)
+        text = f"warning: {self.message}" if self.warning else self.message
+        return f"{where}: {text}" if where else text
+
+    def data(self) -> dict[str, str | int]:
+        """The JSON form: ``message`` and whichever of ``file``, ``line``, ``column`` are known."""
+        found = {"message": self.message, "file": self.file, "line": self.line}
+        found["column"] = self.column
+        return {k: v for k, v in found.items() if v is not None}
+
+
 class ConfigError(ProvisionError):
     """The configuration file is invalid; carries every problem found, one per line."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        self.problems = [str(d) for d in self.diagnostics]
         super().__init__("\n".join(self.problems))
 
 

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+from provisioner.errors import Diagnostic
 from provisioner.secret import SecretValue
 
 
@@ -23,9 +24,13 @@ def error(message: str, stream: TextIO | None = None) -> None:
     out.flush()
 
 
-def warn(message: str, stream: TextIO | None = None) -> None:
+def warn(message: str | Diagnostic, stream: TextIO | None = None) -> None:
+    """``warning: message``; a config diagnostic as ``file:line:column: warning: message``."""
     out = stream or sys.stderr
-    out.write(message if message.startswith("warning") else f"warning: {message}")
+    if isinstance(message, Diagnostic):
+        out.write(str(message))
+    else:
+        out.write(message if message.startswith("warning") else f"warning: {message}")
     out.write("\n")
     out.flush()
 

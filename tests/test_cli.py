@@ -159,3 +159,46 @@ def test_a_crash_shows_one_line_and_no_value(
     assert marker not in "".join(
         str(a) for a in (result.exception.args if result.exception else ())
     )
+
+
+def test_validate_reports_every_problem_in_one_pass_structured_under_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "version: 1\nregistries:\n  ACR:\n    server: x.io\n    username: u\n"
+        "    password: literal\n    visiblity: all\ntargets:\n  - org: octo-org\n"
+        "    registries: [ACR, NOPE]\n    visibilty: all\n"
+    )
+    code, out, err = run(capsys, "validate", str(bad))
+    assert code == 1
+    lines = err.splitlines()
+    # The literal password and the unknown registry are found beside the misspelled keys.
+    assert any(f"{bad}:6:15:" in line and "password" in line for line in lines)
+    assert any(f"{bad}:7:5: unknown key 'visiblity'" in line for line in lines)
+    assert any(f"{bad}:10:23: unknown registry 'NOPE'" in line for line in lines)
+    assert any(f"{bad}:11:5: unknown key 'visibilty'" in line for line in lines)
+    code, out, err = run(capsys, "validate", str(bad), "--json")
+    document = json.loads(out)
+    assert document["format_version"] == 1 and document["valid"] is False
+    assert {"message": "unknown registry 'NOPE'", "file": str(bad), "line": 10, "column": 23} in (
+        document["errors"]
+    )
+
+
+def test_a_placeholder_literal_gets_a_hint_with_one_warning_prefix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "version: 1\nregistries:\n  ACR:\n    server: x.io\n    username: ${ACR_USER}\n"
+        "    password: {env: P}\ntargets:\n  - org: octo-org\n    registries: [ACR]\n"
+        "    visibility: all\n"
+    )
+    code, out, err = run(capsys, "validate", str(config))
+    assert code == 0
+    assert out.strip() == f"{config}: valid (1 registry, 1 target, 3 secrets)"
+    assert err.strip() == (
+        f"{config}:5:15: warning: '${{ACR_USER}}' is taken literally (no variable expansion); "
+        "to read the environment variable write {env: ACR_USER}"
+    )

@@ -63,3 +63,12 @@ def test_shell_completion_script_and_answers() -> None:
         {"_PROVISION_COMPLETE": "complete_bash", "COMP_WORDS": "provision do", "COMP_CWORD": "1"}
     )
     assert answer.stdout.split() == ["doctor"]
+
+
+def test_the_license_is_an_spdx_expression() -> None:
+    """setuptools deprecates the ``{text = ...}`` table (a warning on every install)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "MIT"
+    assert "setuptools>=77" in project["build-system"]["requires"]

@@ -19,15 +19,17 @@ def run(path: Path, *, json_output: bool = False) -> int:
     except ConfigError as e:
         if not json_output:
             raise
-        write_json({"valid": False, "errors": e.problems, "warnings": []}, sys.stdout)
+        document = {"format_version": 1, "valid": False, "warnings": []}
+        write_json({**document, "errors": [d.data() for d in e.diagnostics]}, sys.stdout)
         return e.exit_code
     secrets = desired.build(config)
     if json_output:
         write_json(
             {
+                "format_version": 1,
                 "valid": True,
                 "errors": [],
-                "warnings": list(config.warnings),
+                "warnings": [w.data() for w in config.warnings],
                 "registries": len(config.registries),
                 "targets": len(config.targets),
                 "secrets": len(secrets),
@@ -37,11 +39,17 @@ def run(path: Path, *, json_output: bool = False) -> int:
         return EXIT_OK
     for warning in config.warnings:
         output.warn(warning)
-    sys.stdout.write(
-        f"{path}: valid ({len(config.registries)} registries, {len(config.targets)} targets, "
-        f"{len(secrets)} secrets)\n"
+    counts = (
+        _plural(len(config.registries), "registry", "registries"),
+        _plural(len(config.targets), "target", "targets"),
+        _plural(len(secrets), "secret", "secrets"),
     )
+    sys.stdout.write(f"{path}: valid ({', '.join(counts)})\n")
     return EXIT_OK
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def print_schema() -> int:

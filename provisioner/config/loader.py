@@ -35,7 +35,7 @@ from provisioner.config.model import (
 )
 from provisioner.config.rules import Finding, YamlPath, describe, did_you_mean
 from provisioner.config.yamlload import MAX_BYTES, YamlDocument, parse_yaml
-from provisioner.errors import ConfigError
+from provisioner.errors import ConfigError, Diagnostic
 
 TOP_KEYS: Final = ("version", "name", "github", "registries", "targets")
 _VALUE_FIELDS: Final = frozenset({"server", "username", "password"})
@@ -76,9 +76,10 @@ def load_config(path: Path) -> Config:
     name = _validate(_Name, {"name": data["name"]}, (), findings) if "name" in data else None
     github = _validate(GitHubSettings, data.get("github", {}), ("github",), findings)
     registries, all_ids = _registries(data, findings)
-    targets = _targets(data, findings)
+    targets, unvalidated = _targets(data, findings)
     if all_ids is not None:
         findings.extend(rules.check(registries, targets, all_ids))
+        findings.extend(rules.check_unvalidated_refs(unvalidated, all_ids))
     errors = _render(document, display, (f for f in findings if not f.warning))
     if errors:
         raise ConfigError(errors)
@@ -107,10 +108,10 @@ def _read(path: Path, display: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as stream:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ConfigError([f"{display}: not a regular file"])
+                raise ConfigError([Diagnostic("not a regular file", display)])
             return stream.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise ConfigError([f"{display}: cannot read: {exc.strerror or exc}"]) from None
+        raise ConfigError([Diagnostic(f"cannot read: {exc.strerror or exc}", display)]) from None
 
 
 def _registries(
@@ -128,12 +129,16 @@ def _registries(
     return registries, list(raw)
 
 
-def _targets(data: dict[str, Any], findings: list[Finding]) -> list[tuple[int, Target]]:
+def _targets(
+    data: dict[str, Any], findings: list[Finding]
+) -> tuple[list[tuple[int, Target]], list[tuple[int, object]]]:
+    """The valid targets (with their index), and the raw entries that failed validation."""
     raw = data.get("targets")
     if not isinstance(raw, list) or not raw:
         findings.append(_section_problem(data, "targets", "a list of targets"))
-        return []
+        return [], []
     targets: list[tuple[int, Target]] = []
+    failed: list[tuple[int, object]] = []
     for index, entry in enumerate(raw):
         path: YamlPath = ("targets", index)
         kinds = [kind for kind in TARGET_MODELS if isinstance(entry, dict) and kind in entry]
@@ -144,7 +149,9 @@ def _targets(data: dict[str, Any], findings: list[Finding]) -> list[tuple[int, T
         target = _validate(model, entry, path, findings)
         if isinstance(target, OrgTarget | RepositoryTarget | UserTarget):
             targets.append((index, target))
-    return targets
+        else:
+            failed.append((index, entry))
+    return targets, failed
 
 
 def _section_problem(data: dict[str, Any], key: str, expected: str) -> Finding:
@@ -182,6 +189,21 @@ def _validate(
             for error in errors
             if not (error["type"] == "too_short" and error["loc"] in inner)
         )
+        return _without_unknown_keys(model, raw, errors)
+
+
+def _without_unknown_keys(
+    model: type[BaseModel], raw: Any, errors: list[ErrorDetails]
+) -> BaseModel | None:
+    """The entry validated again without its unknown keys (already reported), so that the
+    semantic rules still see it: every problem of a file is reported in one pass, not a
+    literal password only once a misspelled key next to it is fixed."""
+    unknown = {e["loc"][0] for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1}
+    if not isinstance(raw, dict) or not unknown:
+        return None
+    try:
+        return model.model_validate({k: v for k, v in raw.items() if k not in unknown})
+    except ValidationError:
         return None
 
 
@@ -267,13 +289,15 @@ def _unknown_keys(
             yield Finding((*path, key), f"unknown key {key!r}{hint}", at_key=True)
 
 
-def _render(document: YamlDocument, display: str, findings: Iterator[Finding]) -> list[str]:
-    placed = []
+def _render(document: YamlDocument, display: str, findings: Iterator[Finding]) -> list[Diagnostic]:
+    placed = set()
     for finding in findings:
         line, column = document.position(finding.path, key=finding.at_key)
         message = finding.message
         if finding.related is not None:
             message += f" (see line {document.position(finding.related, key=True)[0]})"
-        prefix = "warning: " if finding.warning else ""
-        placed.append((line, column, f"{display}:{line}:{column}: {prefix}{message}"))
-    return [text for *_, text in sorted(set(placed))]
+        placed.add((line, column, message, finding.warning))
+    return [
+        Diagnostic(message, display, line, column, warning)
+        for line, column, message, warning in sorted(placed)
+    ]

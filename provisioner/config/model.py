@@ -46,6 +46,7 @@ from provisioner.config.values import (
     SsmSource,
     Value,
 )
+from provisioner.errors import Diagnostic
 
 __all__ = [
     "SOURCE_KEYS",
@@ -194,7 +195,7 @@ class Config(BaseModel):
     registries: dict[str, Registry] = Field(min_length=1)
     targets: tuple[Target, ...] = Field(min_length=1)
     path: Path
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[Diagnostic, ...] = ()
 
     @property
     def identity(self) -> str:

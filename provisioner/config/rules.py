@@ -102,6 +102,23 @@ def _literal(value: Value | None) -> str | None:
     return value.value if isinstance(value, Literal) else None
 
 
+_PLACEHOLDER_RE: Final = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def _check_placeholders(path: YamlPath, registry: Registry) -> Iterator[Finding]:
+    """``username: ${ACR_USER}`` is taken literally (no expansion): say how to read the env."""
+    for field in ("server", "username"):
+        text = _literal(getattr(registry, field))
+        match = _PLACEHOLDER_RE.fullmatch(text) if text is not None else None
+        if match is not None:
+            yield Finding(
+                (*path, field),
+                f"{text!r} is taken literally (no variable expansion); to read the "
+                f"environment variable write {{env: {match[1]}}}",
+                warning=True,
+            )
+
+
 def _check_registry(registry: Registry) -> Iterator[Finding]:
     path: YamlPath = ("registries", registry.id)
     ecr = registry.ecr
@@ -135,6 +152,7 @@ def _check_registry(registry: Registry) -> Iterator[Finding]:
             "a password can never be a literal: use a value source such as {env: NAME}, "
             "{file: PATH}, {command: [...]}, {aws_secretsmanager: ID} or {aws_ssm: NAME}",
         )
+    yield from _check_placeholders(path, registry)
     server = _literal(registry.server)
     if ecr is not None:
         yield from _check_swap(path, registry, server)
@@ -189,6 +207,22 @@ def _check_target(index: int, target: Target) -> Iterator[Finding]:
             (*path, "visibility"),
             "visibility: selected needs 'repositories' (names in the org, or globs)",
         )
+
+
+def check_unvalidated_refs(
+    entries: Sequence[tuple[int, object]], all_ids: Collection[str]
+) -> Iterator[Finding]:
+    """Unknown registry references of targets that failed validation for another reason,
+    so that a typo in an ID is reported in the same pass as the target's other problems."""
+    known = set(all_ids)
+    for index, entry in entries:
+        refs = entry.get("registries") if isinstance(entry, dict) else None
+        if not isinstance(refs, list):
+            continue
+        for position, ref in enumerate(refs):
+            if isinstance(ref, str) and ref not in known:
+                path: YamlPath = ("targets", index, "registries", position)
+                yield Finding(path, f"unknown registry {ref!r}{_suggest(ref, known)}")
 
 
 def _check_secret_names(

@@ -51,4 +51,28 @@ def json_schema() -> dict[str, Any]:
     ((pattern, spec),) = registries.pop("patternProperties").items()
     registries["propertyNames"] = {"pattern": pattern}
     registries["additionalProperties"] = spec
-    return {"$schema": SCHEMA_DIALECT, **schema}
+    _no_literal_password(schema["$defs"]["RegistrySpec"]["properties"]["password"])
+    return _markdown({"$schema": SCHEMA_DIALECT, **schema})
+
+
+def _no_literal_password(password: dict[str, Any]) -> None:
+    """A password is never a literal (as validate says): only the value sources remain."""
+    for alternative in password.get("anyOf", []):
+        if "oneOf" in alternative:
+            alternative["oneOf"] = [o for o in alternative["oneOf"] if o.get("type") != "string"]
+    password["description"] = (
+        "A value source, never a literal: {env: NAME}, {file: PATH}, {command: [...]}, "
+        "{aws_secretsmanager: ID} or {aws_ssm: NAME}."
+    )
+
+
+def _markdown(node: Any) -> Any:
+    """Descriptions come from docstrings: their RST double backticks become markdown's."""
+    if isinstance(node, dict):
+        return {
+            k: v.replace("``", "`") if k == "description" and isinstance(v, str) else _markdown(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_markdown(v) for v in node]
+    return node

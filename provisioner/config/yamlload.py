@@ -15,7 +15,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from provisioner.errors import ConfigError
+from provisioner.errors import ConfigError, Diagnostic
 
 try:
     from yaml import CSafeLoader as _Loader
@@ -73,20 +73,28 @@ def parse_yaml(raw: bytes, filename: str) -> YamlDocument:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
         if mark is None:
-            raise ConfigError([f"{filename}: invalid YAML: {problem}"]) from None
+            raise ConfigError([Diagnostic(f"invalid YAML: {problem}", filename)]) from None
         line, column = mark.line + 1, mark.column + 1
-        raise ConfigError([f"{filename}:{line}:{column}: invalid YAML: {problem}"]) from None
+        raise ConfigError(
+            [Diagnostic(f"invalid YAML: {problem}", filename, line, column)]
+        ) from None
     except yaml.reader.ReaderError as exc:
         source = raw if exc.encoding != "unicode" else text
         line, column = _line_column(source, exc.position)
         reason = f"{exc.reason} (character #x{exc.character:04x})"
-        raise ConfigError([f"{filename}:{line}:{column}: invalid YAML: {reason}"]) from None
+        raise ConfigError([Diagnostic(f"invalid YAML: {reason}", filename, line, column)]) from None
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{filename}: invalid YAML: {str(exc).splitlines()[0]}"]) from None
+        raise ConfigError(
+            [Diagnostic(f"invalid YAML: {str(exc).splitlines()[0]}", filename)]
+        ) from None
     except RecursionError:
-        raise ConfigError([f"{filename}: nested deeper than {MAX_DEPTH} levels"]) from None
+        raise ConfigError(
+            [Diagnostic(f"nested deeper than {MAX_DEPTH} levels", filename)]
+        ) from None
     if root is None:
-        raise ConfigError([f"{filename}: the file is empty (expected a mapping with 'version: 1')"])
+        raise ConfigError(
+            [Diagnostic("the file is empty (expected a mapping with 'version: 1')", filename)]
+        )
     builder = _Builder(filename)
     data = builder.build(root, (), 0)
     if not isinstance(data, dict):
@@ -96,21 +104,25 @@ def parse_yaml(raw: bytes, filename: str) -> YamlDocument:
 
 def _decode(raw: bytes, filename: str) -> str:
     if len(raw) > MAX_BYTES:
-        raise ConfigError([f"{filename}: file too large (over {MAX_BYTES:,} bytes)"])
+        raise ConfigError([Diagnostic(f"file too large (over {MAX_BYTES:,} bytes)", filename)])
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ConfigError([f"{filename}: the file is UTF-16 encoded; save it as UTF-8"])
+        raise ConfigError([Diagnostic("the file is UTF-16 encoded; save it as UTF-8", filename)])
     nul = raw.find(b"\x00")
     if nul >= 0:
         line, column = _line_column(raw, nul)
         raise ConfigError(
-            [f"{filename}:{line}:{column}: binary file (NUL byte); expected UTF-8 text"]
+            [Diagnostic("binary file (NUL byte); expected UTF-8 text", filename, line, column)]
         )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line, column = _line_column(raw, exc.start)
         raise ConfigError(
-            [f"{filename}:{line}:{column}: not UTF-8 text (invalid byte 0x{raw[exc.start]:02x})"]
+            [
+                Diagnostic(
+                    f"not UTF-8 text (invalid byte 0x{raw[exc.start]:02x})", filename, line, column
+                )
+            ]
         ) from None
 
 
@@ -140,7 +152,7 @@ class _Builder:
 
     def error(self, node: Node, message: str) -> ConfigError:
         mark = node.start_mark
-        return ConfigError([f"{self.filename}:{mark.line + 1}:{mark.column + 1}: {message}"])
+        return ConfigError([Diagnostic(message, self.filename, mark.line + 1, mark.column + 1)])
 
     def build(self, node: Node, path: YamlPath, depth: int) -> Any:
         self.count += 1
@@ -150,8 +162,13 @@ class _Builder:
             line, column = self.positions.get(path[:1], (1, 1))
             raise ConfigError(
                 [
-                    f"{self.filename}:{line}:{column}: too many YAML nodes (over {MAX_NODES:,}): "
-                    "an alias ('*name') that expands exponentially? Refusing to expand it"
+                    Diagnostic(
+                        f"too many YAML nodes (over {MAX_NODES:,}): an alias ('*name') that "
+                        "expands exponentially? Refusing to expand it",
+                        self.filename,
+                        line,
+                        column,
+                    )
                 ]
             )
         if depth > MAX_DEPTH:

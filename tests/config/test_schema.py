@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ def _set(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, A
         (("visiblity",), "all"),
         (("registries", "ACR", "pasword"), {"env": "X"}),
         (("registries", "ACR", "password", "bogus"), 1),
+        (("registries", "ACR", "password"), "a-literal-password"),
+        (("name",), "bad name!"),
         (("registries", "ECR", "ecr", "mode"), "tokn"),
         (("registries", "ECR", "ecr", "rotate_after"), "6 hours"),
         (("registries", "ECR", "ecr", "registry_id"), 123456789012),
@@ -117,3 +120,8 @@ def test_id_pattern_agrees_with_naming(
     schema_ok = not list(validator.iter_errors(data))
     naming_ok = bool(registry_id) and naming.id_problem(registry_id) is None
     assert schema_ok == naming_ok
+
+
+def test_descriptions_are_markdown_not_rst() -> None:
+    text = json.dumps(json_schema())
+    assert "``" not in text and ":class:" not in text
