@@ -189,11 +189,12 @@ class Aws:
 
     def registry_host(self, account: str, region: str) -> str:
         """``<account>.dkr.ecr.<region>.<partition's DNS suffix>``: what proxyEndpoint names."""
-        session = self.session()
-        partition = session.get_partition_for_region(region)
+        partition = self.session().get_partition_for_region(region)
         if self._suffixes is None:
-            # The session's own loader: endpoints.json is already parsed and cached there.
-            data = session._session.get_component("data_loader").load_data("endpoints")
+            # botocore's public loader (the session's own is private API); read once per run.
+            from botocore.loaders import create_loader
+
+            data = create_loader().load_data("endpoints")
             self._suffixes = {p["partition"]: p["dnsSuffix"] for p in data["partitions"]}
         return f"{account}.dkr.ecr.{region}.{self._suffixes.get(partition, 'amazonaws.com')}"
 
