@@ -31,6 +31,11 @@ from provisioner.secret import SecretValue
 MAX_SOURCE_BYTES: Final = 1024 * 1024
 """No value source may produce more than 1 MiB (GitHub's limit is 48 KB anyway)."""
 
+GITHUB_CREDENTIALS: Final = frozenset({"GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN"})
+"""Environment variables holding the tool's GitHub credentials: never passed to a command."""
+GITHUB_CREDENTIAL_PREFIX: Final = "GITHUB_APP_PRIVATE_KEY"
+"""...and every variable starting so (the key itself, ``_FILE``, and any variant)."""
+
 Reader = Callable[[Any], str]
 
 
@@ -182,9 +187,10 @@ class Resolver:
     def _read_command(self, source: CommandSource) -> str:
         argv = [os.path.expanduser(a) for a in source.command]
         what = f"command {argv[0]!r}"
+        env = command_environment(self._environ)
         try:
             # Read as it comes, killed past the cap or the timeout (bounded memory and time).
-            done = command.run(argv, self._base_dir, source.timeout, MAX_SOURCE_BYTES)
+            done = command.run(argv, self._base_dir, source.timeout, MAX_SOURCE_BYTES, env=env)
         except FileNotFoundError:
             raise SourceError(f"{what}: program not found") from None
         except PermissionError:
@@ -205,6 +211,16 @@ class Resolver:
             return done.stdout.decode("utf-8").strip()
         except UnicodeDecodeError:
             raise SourceError(f"{what}: output is not UTF-8 text") from None
+
+
+def command_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without the tool's GitHub credentials: a value source's program (a token
+    helper, a script from the config's repository) has no business with them."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name not in GITHUB_CREDENTIALS and not name.startswith(GITHUB_CREDENTIAL_PREFIX)
+    }
 
 
 def _aws_not_configured(source: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -163,3 +164,48 @@ def test_values_are_masked_in_github_actions(
     assert out == "::add-mask::line1\n::add-mask::line2\n"
     Resolver(tmp_path, {"T": "x"}).resolve(EnvSource(env="T"))
     assert capsys.readouterr().out == ""
+
+
+# -- commands never see the tool's GitHub credentials ---------------------------------------
+
+PRINT_ENV_NAMES = "import json, os; print(json.dumps(sorted(os.environ)))"
+
+
+def test_a_command_runs_without_the_github_credentials(tmp_path: Path) -> None:
+    kept = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "AWS_ACCESS_KEY_ID": "AKIA-kept",
+        "AWS_PROFILE": "ci",
+        "GH_HOST": "acme.ghe.com",
+        "GITHUB_APP_ID": "12345",
+        "GITHUB_REPOSITORY": "octo-org/api",
+    }
+    dropped = {
+        "GH_TOKEN": "ghp_MARKER",
+        "GITHUB_TOKEN": "ghs_MARKER",
+        "GH_ENTERPRISE_TOKEN": "ghe_MARKER",
+        "GITHUB_APP_PRIVATE_KEY": "-----BEGIN MARKER",
+        "GITHUB_APP_PRIVATE_KEY_FILE": "/run/secrets/app.pem",
+        "GITHUB_APP_PRIVATE_KEY_B64": "TUFSS0VS",
+    }
+    r = Resolver(tmp_path, {**kept, **dropped})
+    seen = r.resolve(CommandSource(command=(sys.executable, "-c", PRINT_ENV_NAMES))).reveal()
+    names = set(json.loads(seen))
+    assert names & set(dropped) == set()
+    assert set(kept) <= names
+    # The resolver's own environment is unchanged: the tool still authenticates with them.
+    assert r.resolve(EnvSource(env="GH_TOKEN")).reveal() == "ghp_MARKER"
+
+
+def test_a_command_sees_the_resolvers_environment_not_the_process_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONLY_IN_PROCESS", "1")
+    monkeypatch.setenv("GH_TOKEN", "ghp_MARKER")
+    source = CommandSource(command=(sys.executable, "-c", PRINT_ENV_NAMES))
+    names = set(json.loads(Resolver(tmp_path, {"GIVEN": "1"}).resolve(source).reveal()))
+    assert "GIVEN" in names and "ONLY_IN_PROCESS" not in names
+    # Built from the process environment (as every run is), it passes that on, filtered.
+    names = set(json.loads(Resolver(tmp_path).resolve(source).reveal()))
+    assert "ONLY_IN_PROCESS" in names and "GH_TOKEN" not in names
