@@ -5,7 +5,28 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.e2e import CONFIG, Cli
+from tests.e2e import ACR_PASSWORD, CONFIG, Cli
+
+ACR = ("org", "octo-org", "ACR_CONTAINER_REGISTRY_PASSWORD")
+EXPIRED_HELPER = '{command: [sh, -c, "echo expired >&2"]}'
+
+
+def test_a_command_that_prints_nothing_never_overwrites_a_working_password(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    before = cli.gh.secrets()[ACR]
+    assert before["value"] == ACR_PASSWORD
+    # The token helper now exits 0 but prints only to stderr (its login expired).
+    cli.write_config(CONFIG.replace("{env: ACR_PASSWORD}", EXPIRED_HELPER, 1))
+    error = "command 'sh': the value is empty; its stderr: expired"
+    code, out, err = cli("plan", "--detailed-exitcode")
+    assert code == 1 and error in err and "Traceback" not in err, err
+    cli.reset_log()
+    code, out, err = cli.apply()
+    assert code == 1 and error in err, err
+    after = cli.gh.secrets()[ACR]
+    assert (after["value"], after["updated_at"]) == (ACR_PASSWORD, before["updated_at"])
+    assert not [r for r in cli.requests() if r["method"] != "GET" and r["path"].endswith(ACR[2])]
+
 
 CREDENTIAL_NAMES = [
     "GH_TOKEN",

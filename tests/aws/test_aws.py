@@ -228,3 +228,38 @@ def test_malformed_tokens_are_clear_errors_without_the_value(
     with pytest.raises(SourceError, match=error) as e:
         aws.ecr_token(EcrTokenPart(REGION, ACCOUNT, "PASSWORD"))
     assert "MARKER" not in str(e.value) and "pw-" not in str(e.value)
+
+
+# -- an empty value is an error, from AWS too -----------------------------------------------
+
+
+def test_empty_secrets_manager_values_are_errors(tmp_path: Path, moto: None) -> None:
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    sm.create_secret(Name="pair", SecretString=json.dumps({"id": "AKIA", "secret": ""}))
+    sm.create_secret(Name="blank", SecretString=" \n")
+    r = resolver(tmp_path)
+    with pytest.raises(SourceError) as e:
+        r.resolve(SecretsManagerSource(aws_secretsmanager="pair", key="secret"))
+    assert str(e.value) == "aws_secretsmanager pair key 'secret': the value is empty"
+    with pytest.raises(SourceError) as e:
+        r.resolve(SecretsManagerSource(aws_secretsmanager="blank"))
+    assert str(e.value) == "aws_secretsmanager blank: the value is whitespace only"
+    # The other key of the same secret is fine.
+    assert r.resolve(SecretsManagerSource(aws_secretsmanager="pair", key="id")).reveal() == "AKIA"
+
+
+def test_a_whitespace_ssm_parameter_is_an_error(tmp_path: Path) -> None:
+    aws, stub = stubbed("ssm")
+    stub.add_response("get_parameter", {"Parameter": {"Name": "/ci/token", "Value": "  "}})
+    with pytest.raises(SourceError) as e:
+        resolver(tmp_path, aws).resolve(SsmSource(aws_ssm="/ci/token"))
+    assert str(e.value) == "aws_ssm /ci/token: the value is whitespace only"
+
+
+def test_a_whitespace_ecr_token_password_is_an_error(tmp_path: Path) -> None:
+    aws, stub = stubbed("ecr")
+    fresh = datetime.now(UTC) + timedelta(hours=12)
+    stub.add_response("get_authorization_token", token_answer("AWS:  ", fresh))
+    with pytest.raises(SourceError) as e:
+        resolver(tmp_path, aws).resolve(EcrTokenPart(REGION, ACCOUNT, "PASSWORD"))
+    assert str(e.value) == "ECR authorization token (us-east-1): the value is whitespace only"
