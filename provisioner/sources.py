@@ -15,6 +15,7 @@ import os
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -37,7 +38,6 @@ GITHUB_CREDENTIALS: Final = frozenset({"GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRIS
 """Environment variables holding the tool's GitHub credentials: never passed to a command."""
 GITHUB_CREDENTIAL_PREFIX: Final = "GITHUB_APP_PRIVATE_KEY"
 """...and every variable starting so (the key itself, ``_FILE``, and any variant)."""
-
 STDERR_TAIL: Final = 2000
 """How much of a command's stderr an error shows (its end: where the reason usually is)."""
 
@@ -46,12 +46,13 @@ STDERR_TAIL: Final = 2000
 class Read:
     """What a reader produced, when it knows more than the text.
 
-    ``stderr``: what a command said besides its value, shown if the value turns out to be
-    unusable. The text is plaintext: kept out of ``repr`` (a traceback's locals) like a
-    SecretValue's.
+    ``expires_at``: when the value stops working (an ECR token), aware; ``stderr``: what a
+    command said besides its value, shown if the value turns out to be unusable. The text is
+    plaintext: kept out of ``repr`` (a traceback's locals) like a SecretValue's.
     """
 
     text: str = field(repr=False)
+    expires_at: datetime | None = None
     stderr: str = ""
 
 
@@ -126,6 +127,7 @@ class Resolver:
         }
         self._readers.update(readers or {})
         self._cache: dict[object, SecretValue | SourceError] = {}
+        self._expiry: dict[object, datetime] = {}
         self.reads = 0
         """How many sources were actually read (tests assert laziness with it)."""
 
@@ -144,6 +146,11 @@ class Resolver:
         if isinstance(cached, SourceError):
             raise cached
         return cached
+
+    def expires_at(self, source: object) -> datetime | None:
+        """When the value an already-resolved source produced stops working (aware), if the
+        source knows it (an ECR token's PASSWORD); None for any other or a source not read."""
+        return self._expiry.get(source)
 
     def _read(self, source: object) -> SecretValue | SourceError:
         reader = self._readers.get(type(source))
@@ -165,6 +172,8 @@ class Resolver:
         value = SecretValue(text)
         if output.in_github_actions(self._environ):
             output.mask(value, self._mask_stream)
+        if read.expires_at is not None:
+            self._expiry[source] = read.expires_at
         return value
 
     def _read_swap_key_id(self, source: SwapKeyId) -> str:
