@@ -266,8 +266,8 @@ def test_a_token_that_lapses_within_the_hour_is_never_written(
     assert code == 1 and refused in err, err
     code, out, err = ecr.apply()
     assert code == 1 and refused in err, err
-    # No token is written anywhere. (SERVER and USER hold no token; that they are held back
-    # too, the registry's three secrets going together, is the engine's rule, tested there.)
+    # No token is written anywhere. (SERVER and USER hold no token; holding them back too is
+    # DESIGN.md's "a registry's three secrets are written together", the engine's rule.)
     assert [key for key in ecr.gh.secrets() if key[2] == TOKEN] == []
     assert [path for _, path in writes(ecr) if path.endswith(TOKEN)] == []
     assert "auth-token" not in out + err
