@@ -5,7 +5,8 @@ Imported only when a config uses AWS, and boto3 itself only on the first call to
 endpoints come from boto3's standard chain (environment, profile, OIDC web identity,
 ``AWS_ENDPOINT_URL``, ``AWS_REGION``). Clients are created once per (service, region) through
 :meth:`Aws.make_client`, the seam tests replace. botocore errors become :class:`SourceError`
-naming the source and AWS's error code, never a value.
+naming the source and AWS's error code, never a value. An ECR token that has expired, or
+expires within the hour, is refused here: a run never writes a token about to lapse.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from provisioner.config import SecretsManagerSource, SsmSource
@@ -22,9 +23,11 @@ from provisioner.config.rules import ecr_host_parts, server_host
 from provisioner.desired import ECR_USER
 from provisioner.errors import SourceError
 from provisioner.secret import SecretValue
-from provisioner.sources import EcrTokenPart, Reader, describe
+from provisioner.sources import EcrTokenPart, Read, Reader, describe
 
 INSTALL_HINT: Final = "AWS support needs boto3: pip install 'provisioner[aws]'"
+MIN_TOKEN_LIFE: Final = timedelta(hours=1)
+"""An ECR token with less life left than this is never written (DESIGN.md section 7)."""
 
 _HINTS: Final = {
     "AccessDenied": "the AWS identity lacks the IAM permission for this call",
@@ -42,6 +45,12 @@ _HINTS: Final = {
 
 ClientFactory = Callable[..., Any]
 """(service, region, **credentials) -> a boto3 client; tests pass moto or Stubber ones."""
+Clock = Callable[[], datetime]
+"""Aware "now"; tests pass a fixed one."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,9 @@ class Aws:
     asked of STS at most once.
     """
 
-    def __init__(self, client_factory: ClientFactory | None = None) -> None:
+    def __init__(self, client_factory: ClientFactory | None = None, now: Clock = utc_now) -> None:
         self._factory = client_factory
+        self._now = now
         self._session: Any = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._tokens: dict[tuple[str, str], EcrToken | SourceError] = {}
@@ -189,11 +199,12 @@ class Aws:
 
     def registry_host(self, account: str, region: str) -> str:
         """``<account>.dkr.ecr.<region>.<partition's DNS suffix>``: what proxyEndpoint names."""
-        session = self.session()
-        partition = session.get_partition_for_region(region)
+        partition = self.session().get_partition_for_region(region)
         if self._suffixes is None:
-            # The session's own loader: endpoints.json is already parsed and cached there.
-            data = session._session.get_component("data_loader").load_data("endpoints")
+            # botocore's public loader (the session's own is private API); read once per run.
+            from botocore.loaders import create_loader
+
+            data = create_loader().load_data("endpoints")
             self._suffixes = {p["partition"]: p["dnsSuffix"] for p in data["partitions"]}
         return f"{account}.dkr.ecr.{region}.{self._suffixes.get(partition, 'amazonaws.com')}"
 
@@ -222,7 +233,19 @@ class Aws:
                 f"{what}: ECR names the registry {token.server or '(nothing)'!r}, not "
                 f"{expected!r}; set ecr.registry_id and ecr.region to the registry's own"
             )
+        self._check_life(token, what)
         return token
+
+    def _check_life(self, token: EcrToken, what: str) -> None:
+        """A token that lapses within the hour would break codespaces that start with it;
+        without ``expiresAt`` no expiry is known and the token is taken as AWS gave it."""
+        if token.expires_at is None or token.expires_at - self._now() >= MIN_TOKEN_LIFE:
+            return
+        expires = token.expires_at.astimezone(UTC).isoformat(timespec="seconds")
+        raise SourceError(
+            f"{what}: AWS returned a token that expires at {expires}, less than 1h from now; "
+            "not written"
+        )
 
     def swap_token(self, key_id: SecretValue, secret: SecretValue, server: str) -> EcrToken:
         """An ECR token minted with a swap-mode key pair, as GitHub will (doctor's check).
@@ -251,10 +274,12 @@ class Aws:
             raise _translate(e, what) from None
         return _decode_token(answer, what)
 
-    def token_part(self, part: EcrTokenPart) -> str:
-        """SERVER is derived (no token needed to compare it); USER is AWS; PASSWORD fetches."""
+    def token_part(self, part: EcrTokenPart) -> str | Read:
+        """SERVER is derived (no token needed to compare it); USER is AWS; PASSWORD fetches,
+        and tells the resolver when it expires."""
         if part.part == "PASSWORD":
-            return self.ecr_token(part).password.reveal()
+            token = self.ecr_token(part)
+            return Read(token.password.reveal(), expires_at=token.expires_at)
         if part.part == "USER":
             return ECR_USER
         account, region, _ = self._where(part)
@@ -284,6 +309,11 @@ def _decode_token(answer: Any, what: str) -> EcrToken:
         raise SourceError(f"{what}: the token does not decode to 'AWS:<password>'")
     endpoint = str(data.get("proxyEndpoint") or "")
     server = endpoint.split("://", 1)[-1].rstrip("/")
-    expires = data.get("expiresAt")
-    expires_at = expires if isinstance(expires, datetime) else None
-    return EcrToken(server, SecretValue(password), expires_at)
+    return EcrToken(server, SecretValue(password), _aware(data.get("expiresAt")))
+
+
+def _aware(expires: object) -> datetime | None:
+    """botocore parses ``expiresAt`` to an aware datetime; a naive one (a stub) is UTC."""
+    if not isinstance(expires, datetime):
+        return None
+    return expires if expires.tzinfo is not None else expires.replace(tzinfo=UTC)

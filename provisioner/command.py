@@ -13,7 +13,7 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -37,14 +37,18 @@ class Finished:
     stderr: bytes
 
 
-def run(argv: Sequence[str], cwd: Path, timeout: float, max_bytes: int) -> Finished:
-    """Run ``argv`` (no shell, stdin from /dev/null); raise OSError as ``subprocess`` does."""
+def run(
+    argv: Sequence[str], cwd: Path, timeout: float, max_bytes: int, *, env: Mapping[str, str]
+) -> Finished:
+    """Run ``argv`` (no shell, stdin from /dev/null) with exactly the environment ``env``
+    (never the tool's own implicitly); raise OSError as ``subprocess`` does."""
     process = subprocess.Popen(
         list(argv),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=cwd,
+        env=dict(env),
         start_new_session=True,
     )
     assert process.stdout is not None and process.stderr is not None

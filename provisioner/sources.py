@@ -3,7 +3,9 @@
 A :class:`Resolver` turns a config :data:`~provisioner.config.Value` into a
 :class:`~provisioner.secret.SecretValue`, lazily and at most once per run per source. Readers
 are looked up by the source's type, so AWS (and the ECR token) plug in by registering a
-reader, without touching any caller.
+reader, without touching any caller. Whatever the reader, an empty or whitespace-only value
+is an error here (an expired helper printing nothing must never overwrite a working
+password), and a command never sees the tool's GitHub credentials.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import json
 import os
 import stat
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -31,7 +34,29 @@ from provisioner.secret import SecretValue
 MAX_SOURCE_BYTES: Final = 1024 * 1024
 """No value source may produce more than 1 MiB (GitHub's limit is 48 KB anyway)."""
 
-Reader = Callable[[Any], str]
+GITHUB_CREDENTIALS: Final = frozenset({"GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN"})
+"""Environment variables holding the tool's GitHub credentials: never passed to a command."""
+GITHUB_CREDENTIAL_PREFIX: Final = "GITHUB_APP_PRIVATE_KEY"
+"""...and every variable starting so (the key itself, ``_FILE``, and any variant)."""
+STDERR_TAIL: Final = 2000
+"""How much of a command's stderr an error shows (its end: where the reason usually is)."""
+
+
+@dataclass(frozen=True)
+class Read:
+    """What a reader produced, when it knows more than the text.
+
+    ``expires_at``: when the value stops working (an ECR token), aware; ``stderr``: what a
+    command said besides its value, shown if the value turns out to be unusable. The text is
+    plaintext: kept out of ``repr`` (a traceback's locals) like a SecretValue's.
+    """
+
+    text: str = field(repr=False)
+    expires_at: datetime | None = None
+    stderr: str = ""
+
+
+Reader = Callable[[Any], "str | Read"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +127,7 @@ class Resolver:
         }
         self._readers.update(readers or {})
         self._cache: dict[object, SecretValue | SourceError] = {}
+        self._expiry: dict[object, datetime] = {}
         self.reads = 0
         """How many sources were actually read (tests assert laziness with it)."""
 
@@ -121,16 +147,24 @@ class Resolver:
             raise cached
         return cached
 
+    def expires_at(self, source: object) -> datetime | None:
+        """When the value an already-resolved source produced stops working (aware), if the
+        source knows it (an ECR token's PASSWORD); None for any other or a source not read."""
+        return self._expiry.get(source)
+
     def _read(self, source: object) -> SecretValue | SourceError:
         reader = self._readers.get(type(source))
         if reader is None:
             return SourceError(f"{describe(source)}: no reader for this kind of source")
         self.reads += 1
         try:
-            text = reader(source)
+            produced = reader(source)
+            read = produced if isinstance(produced, Read) else Read(produced)
+            text = read.text
             key = getattr(source, "key", None)
             if key is not None:
                 text = _select_key(text, key, source)
+            _check_not_empty(text, source, key, read.stderr)
         except SourceError as e:
             return e
         if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
@@ -138,6 +172,8 @@ class Resolver:
         value = SecretValue(text)
         if output.in_github_actions(self._environ):
             output.mask(value, self._mask_stream)
+        if read.expires_at is not None:
+            self._expiry[source] = read.expires_at
         return value
 
     def _read_swap_key_id(self, source: SwapKeyId) -> str:
@@ -179,12 +215,13 @@ class Resolver:
             raise SourceError(f"file {path}: not UTF-8 text") from None
         return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
 
-    def _read_command(self, source: CommandSource) -> str:
+    def _read_command(self, source: CommandSource) -> Read:
         argv = [os.path.expanduser(a) for a in source.command]
         what = f"command {argv[0]!r}"
+        env = command_environment(self._environ)
         try:
             # Read as it comes, killed past the cap or the timeout (bounded memory and time).
-            done = command.run(argv, self._base_dir, source.timeout, MAX_SOURCE_BYTES)
+            done = command.run(argv, self._base_dir, source.timeout, MAX_SOURCE_BYTES, env=env)
         except FileNotFoundError:
             raise SourceError(f"{what}: program not found") from None
         except PermissionError:
@@ -197,14 +234,35 @@ class Resolver:
             ) from None
         except OSError as e:
             raise SourceError(f"{what}: cannot run: {e.strerror or e}") from None
+        stderr = done.stderr.decode("utf-8", "replace").strip()[-STDERR_TAIL:]
         if done.returncode != 0:
-            stderr = done.stderr.decode("utf-8", "replace").strip()[-2000:]
             detail = f": {stderr}" if stderr else ""
             raise SourceError(f"{what} exited with status {done.returncode}{detail}")
         try:
-            return done.stdout.decode("utf-8").strip()
+            return Read(done.stdout.decode("utf-8").strip(), stderr=stderr)
         except UnicodeDecodeError:
             raise SourceError(f"{what}: output is not UTF-8 text") from None
+
+
+def command_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without the tool's GitHub credentials: a value source's program (a token
+    helper, a script from the config's repository) has no business with them."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name not in GITHUB_CREDENTIALS and not name.startswith(GITHUB_CREDENTIAL_PREFIX)
+    }
+
+
+def _check_not_empty(text: str, source: object, key: str | None, stderr: str) -> None:
+    """An empty or whitespace-only value is an error from every source (DESIGN.md section 7):
+    writing it would replace a working credential with nothing."""
+    if text.strip():
+        return
+    where = describe(source) + (f" key {key!r}" if key is not None else "")
+    kind = "empty" if not text else "whitespace only"
+    detail = f"; its stderr: {stderr}" if stderr else ""
+    raise SourceError(f"{where}: the value is {kind}{detail}")
 
 
 def _aws_not_configured(source: object) -> str:

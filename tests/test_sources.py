@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from provisioner.config import (
 )
 from provisioner.errors import SourceError
 from provisioner.secret import SecretValue
-from provisioner.sources import EcrTokenPart, Resolver
+from provisioner.sources import EcrTokenPart, Read, Resolver
 
 
 def resolver(tmp_path: Path, **env: str) -> Resolver:
@@ -163,3 +164,124 @@ def test_values_are_masked_in_github_actions(
     assert out == "::add-mask::line1\n::add-mask::line2\n"
     Resolver(tmp_path, {"T": "x"}).resolve(EnvSource(env="T"))
     assert capsys.readouterr().out == ""
+
+
+# -- an empty value is an error from every source -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "source", "error"),
+    [
+        ({"T": " \t\n"}, EnvSource(env="T"), "env T: the value is whitespace only"),
+        (
+            {"J": '{"user": ""}'},
+            EnvSource(env="J", key="user"),
+            "env J key 'user': the value is empty",
+        ),
+        (
+            {"J": '{"user": "  "}'},
+            EnvSource(env="J", key="user"),
+            "env J key 'user': the value is whitespace only",
+        ),
+    ],
+)
+def test_an_empty_env_value_is_an_error(
+    tmp_path: Path, env: dict[str, str], source: EnvSource, error: str
+) -> None:
+    with pytest.raises(SourceError) as e:
+        Resolver(tmp_path, env).resolve(source)
+    assert str(e.value) == error
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"", "file token: the value is empty"),
+        (b"\n", "file token: the value is empty"),  # one trailing newline is not content
+        (b"  \t\n\n", "file token: the value is whitespace only"),
+    ],
+)
+def test_an_empty_file_is_an_error(tmp_path: Path, content: bytes, error: str) -> None:
+    (tmp_path / "token").write_bytes(content)
+    with pytest.raises(SourceError) as e:
+        resolver(tmp_path).resolve(FileSource(file="token"))
+    assert str(e.value) == error
+
+
+def test_a_command_that_prints_nothing_is_an_error_showing_its_stderr(tmp_path: Path) -> None:
+    r = resolver(tmp_path)
+    # An expired token helper: exit 0, the reason on stderr only.
+    expired = CommandSource(command=("sh", "-c", "echo 'token expired, run login' >&2"))
+    with pytest.raises(SourceError) as e:
+        r.resolve(expired)
+    assert str(e.value) == "command 'sh': the value is empty; its stderr: token expired, run login"
+    blank = CommandSource(command=(sys.executable, "-c", "print('   ')"))
+    with pytest.raises(SourceError) as e:
+        r.resolve(blank)
+    assert str(e.value) == f"command {sys.executable!r}: the value is empty"
+    # Only stderr's end is shown (where the reason is), as for a non-zero exit.
+    noisy = CommandSource(
+        command=(sys.executable, "-c", "import sys; sys.stderr.write('x' * 5000 + 'END')")
+    )
+    with pytest.raises(SourceError) as e:
+        r.resolve(noisy)
+    assert str(e.value).endswith("x" * 1997 + "END") and "x" * 2001 not in str(e.value)
+
+
+def test_an_empty_value_from_any_reader_is_an_error(tmp_path: Path) -> None:
+    """The check is the resolver's: a plugged-in reader (AWS) cannot bypass it."""
+    r = Resolver(tmp_path, {}, readers={SsmSource: lambda s: "" if s.aws_ssm == "/e" else " \n"})
+    with pytest.raises(SourceError, match=r"^aws_ssm /e: the value is empty$"):
+        r.resolve(SsmSource(aws_ssm="/e"))
+    with pytest.raises(SourceError, match=r"^aws_ssm /w: the value is whitespace only$"):
+        r.resolve(SsmSource(aws_ssm="/w"))
+
+
+# -- commands never see the tool's GitHub credentials ---------------------------------------
+
+PRINT_ENV_NAMES = "import json, os; print(json.dumps(sorted(os.environ)))"
+
+
+def test_a_command_runs_without_the_github_credentials(tmp_path: Path) -> None:
+    kept = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "AWS_ACCESS_KEY_ID": "AKIA-kept",
+        "AWS_PROFILE": "ci",
+        "GH_HOST": "acme.ghe.com",
+        "GITHUB_APP_ID": "12345",
+        "GITHUB_REPOSITORY": "octo-org/api",
+    }
+    dropped = {
+        "GH_TOKEN": "ghp_MARKER",
+        "GITHUB_TOKEN": "ghs_MARKER",
+        "GH_ENTERPRISE_TOKEN": "ghe_MARKER",
+        "GITHUB_APP_PRIVATE_KEY": "-----BEGIN MARKER",
+        "GITHUB_APP_PRIVATE_KEY_FILE": "/run/secrets/app.pem",
+        "GITHUB_APP_PRIVATE_KEY_B64": "TUFSS0VS",
+    }
+    r = Resolver(tmp_path, {**kept, **dropped})
+    seen = r.resolve(CommandSource(command=(sys.executable, "-c", PRINT_ENV_NAMES))).reveal()
+    names = set(json.loads(seen))
+    assert names & set(dropped) == set()
+    assert set(kept) <= names
+    # The resolver's own environment is unchanged: the tool still authenticates with them.
+    assert r.resolve(EnvSource(env="GH_TOKEN")).reveal() == "ghp_MARKER"
+
+
+def test_a_command_sees_the_resolvers_environment_not_the_process_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONLY_IN_PROCESS", "1")
+    monkeypatch.setenv("GH_TOKEN", "ghp_MARKER")
+    source = CommandSource(command=(sys.executable, "-c", PRINT_ENV_NAMES))
+    names = set(json.loads(Resolver(tmp_path, {"GIVEN": "1"}).resolve(source).reveal()))
+    assert "GIVEN" in names and "ONLY_IN_PROCESS" not in names
+    # Built from the process environment (as every run is), it passes that on, filtered.
+    names = set(json.loads(Resolver(tmp_path).resolve(source).reveal()))
+    assert "ONLY_IN_PROCESS" in names and "GH_TOKEN" not in names
+
+
+def test_a_read_never_shows_its_text() -> None:
+    read = Read("tok-MARKER", stderr="note")
+    assert "MARKER" not in repr(read) and "MARKER" not in str(read)

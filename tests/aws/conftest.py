@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,8 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     calls: Counter[str] = Counter()
     original = Aws.make_client
 
-    def counting(self: Aws, service: str, region: str) -> Any:
-        client = original(self, service, region)
+    def counting(self: Aws, service: str, region: str, **credentials: Any) -> Any:
+        client = original(self, service, region, **credentials)
         calls[f"client {service} {region}"] += 1
 
         def count(model: Any, **_: Any) -> None:
@@ -86,6 +87,42 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
 
     monkeypatch.setattr(Aws, "make_client", counting)
     return calls
+
+
+class EcrExpiry:
+    """What every ECR client of the test answers as a token's ``expiresAt``.
+
+    moto always answers 2015-01-01 (an expired token, which the tool refuses), so a test of
+    fresh tokens sets a fresh expiry here; ``at = None`` leaves moto's answer alone.
+    """
+
+    def __init__(self) -> None:
+        self.at: datetime | None = datetime.now(UTC) + timedelta(hours=12)
+
+    def rewrite(self, parsed: dict[str, Any], **_: Any) -> None:
+        if self.at is not None:
+            for entry in parsed.get("authorizationData") or []:
+                entry["expiresAt"] = self.at
+
+
+@pytest.fixture
+def ecr_expiry(monkeypatch: pytest.MonkeyPatch) -> EcrExpiry:
+    """Tokens from GetAuthorizationToken expire 12 h from now unless the test says otherwise.
+
+    A botocore ``after-call`` hook on every ECR client made through :meth:`Aws.make_client`
+    rewrites the parsed answer, so the code under test sees it exactly as from AWS.
+    """
+    expiry = EcrExpiry()
+    original = Aws.make_client
+
+    def hooked(self: Aws, service: str, region: str, **credentials: Any) -> Any:
+        client = original(self, service, region, **credentials)
+        if service == "ecr":
+            client.meta.events.register("after-call.ecr.GetAuthorizationToken", expiry.rewrite)
+        return client
+
+    monkeypatch.setattr(Aws, "make_client", hooked)
+    return expiry
 
 
 def write(path: Path, text: str) -> Path:

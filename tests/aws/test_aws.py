@@ -17,7 +17,7 @@ from provisioner.aws import Aws
 from provisioner.config import SecretsManagerSource, SsmSource
 from provisioner.errors import SourceError
 from provisioner.sources import EcrTokenPart, Resolver
-from tests.aws.conftest import ACCOUNT, REGION
+from tests.aws.conftest import ACCOUNT, REGION, EcrExpiry
 
 OTHER = "210987654321"
 HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
@@ -74,23 +74,63 @@ def test_ssm_is_read_decrypted(tmp_path: Path, moto: None) -> None:
         r.resolve(SsmSource(aws_ssm="/nope"))
 
 
-def test_ecr_token_parts(tmp_path: Path, moto: None, aws_calls: Counter[str]) -> None:
+def test_ecr_token_parts(
+    tmp_path: Path, moto: None, aws_calls: Counter[str], ecr_expiry: EcrExpiry
+) -> None:
     aws = Aws()
     r = resolver(tmp_path, aws)
     # SERVER is derived from account and region: no token is fetched to compare it.
-    assert r.resolve(EcrTokenPart(REGION, None, "SERVER")).reveal() == HOST
+    server = EcrTokenPart(REGION, None, "SERVER")
+    assert r.resolve(server).reveal() == HOST
     assert aws_calls["ecr.GetAuthorizationToken"] == 0
     assert aws_calls["sts.GetCallerIdentity"] == 1
-    assert r.resolve(EcrTokenPart(REGION, None, "PASSWORD")).reveal() == f"{ACCOUNT}-auth-token"
+    password = EcrTokenPart(REGION, None, "PASSWORD")
+    assert r.expires_at(password) is None  # not read yet
+    assert r.resolve(password).reveal() == f"{ACCOUNT}-auth-token"
     # The token of the same (account, region) is fetched once, however it is named.
     same = EcrTokenPart(None, ACCOUNT, "PASSWORD")  # default region, explicit account
     assert r.resolve(same).reveal() == f"{ACCOUNT}-auth-token"
     assert aws_calls["ecr.GetAuthorizationToken"] == 1
     assert aws_calls["sts.GetCallerIdentity"] == 1
+    # The run learns when the token it read lapses (the state records it).
+    assert r.expires_at(password) == r.expires_at(same) == ecr_expiry.at
+    assert r.expires_at(server) is None
+
+
+def test_a_12_hour_token_is_accepted_and_its_expiry_known(
+    tmp_path: Path, moto: None, ecr_expiry: EcrExpiry
+) -> None:
+    ecr_expiry.at = datetime.now(UTC) + timedelta(hours=12)
+    r = resolver(tmp_path)
+    password = EcrTokenPart(REGION, ACCOUNT, "PASSWORD")
+    assert r.resolve(password).reveal() == f"{ACCOUNT}-auth-token"
+    expires = r.expires_at(password)
+    assert expires == ecr_expiry.at and expires is not None and expires.tzinfo is not None
+    r.resolve(user := EcrTokenPart(REGION, ACCOUNT, "USER"))
+    assert r.expires_at(user) is None
+
+
+@pytest.mark.parametrize("left", [timedelta(minutes=30), None])
+def test_a_token_about_to_lapse_is_refused(
+    tmp_path: Path, moto: None, ecr_expiry: EcrExpiry, left: timedelta | None
+) -> None:
+    """30 minutes left, and moto's own answer (2015-01-01): both refused, naming the expiry."""
+    ecr_expiry.at = None if left is None else datetime.now(UTC) + left
+    r = resolver(tmp_path)
+    password = EcrTokenPart(REGION, ACCOUNT, "PASSWORD")
+    with pytest.raises(SourceError) as e:
+        r.resolve(password)
+    expected = (ecr_expiry.at or datetime(2015, 1, 1, tzinfo=UTC)).isoformat(timespec="seconds")
+    assert str(e.value) == (
+        f"ECR authorization token ({ACCOUNT}, {REGION}): AWS returned a token that expires at "
+        f"{expected}, less than 1h from now; not written"
+    )
+    assert "auth-token" not in str(e.value)
+    assert r.expires_at(password) is None
 
 
 def test_ecr_token_for_a_registry_id_asks_for_that_registry(
-    tmp_path: Path, moto: None, aws_calls: Counter[str]
+    tmp_path: Path, moto: None, aws_calls: Counter[str], ecr_expiry: EcrExpiry
 ) -> None:
     r = resolver(tmp_path)
     # moto mints "<registryId>-auth-token": the password proves registryIds was sent.
@@ -127,11 +167,15 @@ def test_no_region_anywhere_is_a_clear_error(
 # -- Stubber: future expiry, errors, malformed answers --------------------------------------
 
 
-def stubbed(service: str, region: str = REGION) -> tuple[Aws, Stubber]:
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def stubbed(service: str, region: str = REGION, now: datetime | None = None) -> tuple[Aws, Stubber]:
     client = boto3.client(service, region_name=region)
     stub = Stubber(client)
     stub.activate()
-    return Aws(client_factory=lambda s, r: client), stub
+    clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
+    return Aws(client_factory=lambda s, r: client, now=clock), stub
 
 
 def token_answer(token: str, expires: datetime, endpoint: str = f"https://{HOST}") -> Any:
@@ -157,6 +201,51 @@ def test_token_with_a_future_expiry_and_a_colon_in_the_password() -> None:
     assert token.password.reveal() == "pass:with:colons-MARKER"  # split on the first ':'
     assert token.expires_at == expires and token.expires_at.tzinfo is not None
     assert "MARKER" not in repr(token)
+
+
+@pytest.mark.parametrize(
+    ("left", "accepted"),
+    [
+        (timedelta(hours=12), True),
+        (timedelta(hours=1), True),  # exactly the hour: still accepted
+        (timedelta(minutes=59, seconds=59), False),
+        (timedelta(minutes=30), False),
+        (timedelta(0), False),
+        (-timedelta(days=1), False),  # already expired
+    ],
+)
+def test_token_life_left_truth_table(left: timedelta, accepted: bool) -> None:
+    aws, stub = stubbed("ecr", now=NOW)
+    stub.add_response("get_authorization_token", token_answer("AWS:pw-MARKER", NOW + left))
+    part = EcrTokenPart(REGION, ACCOUNT, "PASSWORD")
+    if accepted:
+        assert aws.ecr_token(part).expires_at == NOW + left
+        return
+    with pytest.raises(SourceError) as e:
+        aws.ecr_token(part)
+    expires = (NOW + left).isoformat()
+    assert str(e.value) == (
+        f"ECR authorization token ({ACCOUNT}, {REGION}): AWS returned a token that expires at "
+        f"{expires}, less than 1h from now; not written"
+    )
+    assert "MARKER" not in str(e.value)
+
+
+def test_a_token_without_expiry_is_accepted_and_a_naive_one_is_utc(tmp_path: Path) -> None:
+    aws, stub = stubbed("ecr", now=NOW)
+    answer = token_answer("AWS:pw-MARKER", NOW)
+    del answer["authorizationData"][0]["expiresAt"]
+    stub.add_response("get_authorization_token", answer)
+    r = resolver(tmp_path, aws)
+    password = EcrTokenPart(REGION, ACCOUNT, "PASSWORD")
+    assert r.resolve(password).reveal() == "pw-MARKER"
+    assert r.expires_at(password) is None  # no expiry known
+    # A naive expiresAt is read as UTC (botocore itself always answers aware datetimes).
+    aws, stub = stubbed("ecr", now=NOW)
+    naive = (NOW + timedelta(minutes=10)).replace(tzinfo=None)
+    stub.add_response("get_authorization_token", token_answer("AWS:pw-MARKER", naive))
+    with pytest.raises(SourceError, match=r"expires at 2025-06-01T12:10:00\+00:00"):
+        aws.ecr_token(password)
 
 
 @pytest.mark.parametrize(
@@ -221,10 +310,46 @@ def test_malformed_tokens_are_clear_errors_without_the_value(
     token: str, endpoint: str | None, error: str
 ) -> None:
     aws, stub = stubbed("ecr")
-    answer = token_answer(token, datetime.now(UTC), endpoint or f"https://{HOST}")
+    fresh = datetime.now(UTC) + timedelta(hours=12)
+    answer = token_answer(token, fresh, endpoint or f"https://{HOST}")
     if token == "not base64!":
         answer["authorizationData"][0]["authorizationToken"] = token
     stub.add_response("get_authorization_token", answer)
     with pytest.raises(SourceError, match=error) as e:
         aws.ecr_token(EcrTokenPart(REGION, ACCOUNT, "PASSWORD"))
     assert "MARKER" not in str(e.value) and "pw-" not in str(e.value)
+
+
+# -- an empty value is an error, from AWS too -----------------------------------------------
+
+
+def test_empty_secrets_manager_values_are_errors(tmp_path: Path, moto: None) -> None:
+    sm = boto3.client("secretsmanager", region_name=REGION)
+    sm.create_secret(Name="pair", SecretString=json.dumps({"id": "AKIA", "secret": ""}))
+    sm.create_secret(Name="blank", SecretString=" \n")
+    r = resolver(tmp_path)
+    with pytest.raises(SourceError) as e:
+        r.resolve(SecretsManagerSource(aws_secretsmanager="pair", key="secret"))
+    assert str(e.value) == "aws_secretsmanager pair key 'secret': the value is empty"
+    with pytest.raises(SourceError) as e:
+        r.resolve(SecretsManagerSource(aws_secretsmanager="blank"))
+    assert str(e.value) == "aws_secretsmanager blank: the value is whitespace only"
+    # The other key of the same secret is fine.
+    assert r.resolve(SecretsManagerSource(aws_secretsmanager="pair", key="id")).reveal() == "AKIA"
+
+
+def test_a_whitespace_ssm_parameter_is_an_error(tmp_path: Path) -> None:
+    aws, stub = stubbed("ssm")
+    stub.add_response("get_parameter", {"Parameter": {"Name": "/ci/token", "Value": "  "}})
+    with pytest.raises(SourceError) as e:
+        resolver(tmp_path, aws).resolve(SsmSource(aws_ssm="/ci/token"))
+    assert str(e.value) == "aws_ssm /ci/token: the value is whitespace only"
+
+
+def test_a_whitespace_ecr_token_password_is_an_error(tmp_path: Path) -> None:
+    aws, stub = stubbed("ecr")
+    fresh = datetime.now(UTC) + timedelta(hours=12)
+    stub.add_response("get_authorization_token", token_answer("AWS:  ", fresh))
+    with pytest.raises(SourceError) as e:
+        resolver(tmp_path, aws).resolve(EcrTokenPart(REGION, ACCOUNT, "PASSWORD"))
+    assert str(e.value) == "ECR authorization token (us-east-1): the value is whitespace only"

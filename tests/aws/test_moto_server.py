@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.aws.conftest import ACCOUNT, REGION
+from tests.aws.conftest import ACCOUNT, REGION, EcrExpiry
 from tests.e2e import CONFIG as PLAIN_CONFIG
 from tests.e2e import Cli
 
@@ -51,7 +51,7 @@ def seed(url: str) -> None:
 
 
 def test_cli_against_moto_server_through_aws_endpoint_url(
-    cli: Cli, moto_server: str, aws_calls: Counter[str]
+    cli: Cli, moto_server: str, aws_calls: Counter[str], ecr_expiry: EcrExpiry
 ) -> None:
     seed(moto_server)
     cli.write_config(AWS_CONFIG)
@@ -130,7 +130,8 @@ def test_boto3_is_imported_only_when_a_config_uses_aws(
     version = ["--version"]
     validate = ["validate", str(aws_config)]
     plan_plain = ["plan", str(plain), *api]
-    plan_aws = ["plan", str(aws_config), *api]
+    # HUB's password is in SSM: AWS is used, and no ECR token (moto's are always expired).
+    plan_aws = ["plan", str(aws_config), *api, "--registry", "HUB"]
     # In order, in one interpreter: the last run is the control that sees boto3 arrive.
     assert probe(version, validate, plan_plain, plan_aws, env=env) == [
         [0, False],
