@@ -244,8 +244,15 @@ class Applier:
                 # Written but not read back: forget it, so the next plan rewrites it.
                 self._state.pop(key, None)
             elif fingerprint is not None:
-                self._state[key] = StateEntry(fingerprint, observed.updated_at, change.registry)
+                expires = (
+                    None
+                    if change.desired is None
+                    else self._resolver.expires_at(change.desired.value)
+                )
+                self._state[key] = StateEntry(
+                    fingerprint, observed.updated_at, change.registry, expires
+                )
             elif previous is not None:
                 self._state[key] = StateEntry(
-                    previous.fingerprint, observed.updated_at, change.registry
+                    previous.fingerprint, observed.updated_at, change.registry, previous.expires_at
                 )

@@ -29,6 +29,8 @@ REASONS = (
     "prune",
 )
 POLICY_ONLY = frozenset({"repositories-changed"})
+EXPIRY_MARGIN = timedelta(hours=1)
+"""A value recorded to expire (an ECR token) is rotation-due this long before it lapses."""
 MAX_SECRETS_PER_TARGET = 100
 """GitHub's limit of Codespaces secrets on one target (managed or not)."""
 MASS_DELETE_SHARE = 0.30
@@ -192,7 +194,8 @@ def _update_reasons(
         # two if GitHub's is older (a restored secret, a skewed record): rotating early is safe.
         written = o.updated_at if s is None else min(s.updated_at, o.updated_at)
         age = now - written
-        if force_rotate or age >= d.rotate_after:
+        lapsing = s is not None and s.expires_at is not None and now >= s.expires_at - EXPIRY_MARGIN
+        if force_rotate or age >= d.rotate_after or lapsing:
             reasons.append("rotation-due")
     if s is not None and o.updated_at > s.updated_at:
         reasons.append("drift")

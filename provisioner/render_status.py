@@ -48,6 +48,8 @@ def _secret_data(s: SecretStatus) -> dict[str, Any]:
         data["visibility"] = s.visibility
     if s.repositories is not None:
         data["repositories"] = list(s.repositories)
+    if s.expires_at is not None:
+        data["expires_at"] = s.expires_at.isoformat()
     return data
 
 

@@ -16,7 +16,14 @@ from typing import Literal as Lit
 from provisioner.config.rules import ECR_TOKEN_LIFE
 from provisioner.desired import DesiredSecret, Selection, TargetRef
 from provisioner.naming import SUFFIXES, parse_registry_secret, secret_name
-from provisioner.plan import EVERYTHING, ObservedSecret, ObservedTarget, StateEntry, StateKey
+from provisioner.plan import (
+    EVERYTHING,
+    EXPIRY_MARGIN,
+    ObservedSecret,
+    ObservedTarget,
+    StateEntry,
+    StateKey,
+)
 from provisioner.sources import EcrTokenPart
 
 Rotation = Lit["ok", "due", "expired", "missing"]
@@ -36,6 +43,8 @@ class SecretStatus:
     age_from: AgeFrom | None = None
     visibility: str | None = None
     repositories: tuple[str, ...] | None = None
+    expires_at: datetime | None = None
+    """When the value last written stops working, as the state recorded it (ECR tokens)."""
 
 
 @dataclass(frozen=True)
@@ -98,16 +107,22 @@ def _secret(
         age_from=age_from,
         visibility=o.visibility,
         repositories=o.repositories,
+        expires_at=None if s is None else s.expires_at,
     )
 
 
 def _rotation(
-    password: SecretStatus, rotate_after: timedelta, token_life: timedelta | None
+    password: SecretStatus, rotate_after: timedelta, token_life: timedelta | None, now: datetime
 ) -> Rotation:
     if not password.exists or password.age is None:
         return "missing"
-    if token_life is not None and password.age >= token_life:
+    expires = password.expires_at
+    if (token_life is not None and password.age >= token_life) or (
+        expires is not None and now >= expires
+    ):
         return "expired"
+    if expires is not None and now >= expires - EXPIRY_MARGIN:
+        return "due"  # as the plan: rotated before the recorded expiry
     return "due" if password.age >= rotate_after else "ok"
 
 
@@ -133,7 +148,7 @@ def _desired_registry(
         secrets,
         rotate_after=rotate_after,
         token_life=token_life,
-        rotation=_rotation(secrets[-1], rotate_after, token_life),
+        rotation=_rotation(secrets[-1], rotate_after, token_life, now),
     )
 
 

@@ -52,7 +52,8 @@ def json_schema() -> dict[str, Any]:
     registries["propertyNames"] = {"pattern": pattern}
     registries["additionalProperties"] = spec
     _no_literal_password(schema["$defs"]["RegistrySpec"]["properties"]["password"])
-    return _markdown({"$schema": SCHEMA_DIALECT, **schema})
+    document: dict[str, Any] = _markdown({"$schema": SCHEMA_DIALECT, **schema})
+    return document
 
 
 def _no_literal_password(password: dict[str, Any]) -> None:

@@ -266,9 +266,8 @@ def test_a_token_that_lapses_within_the_hour_is_never_written(
     assert code == 1 and refused in err, err
     code, out, err = ecr.apply()
     assert code == 1 and refused in err, err
-    # No token is written anywhere. (SERVER and USER hold no token; holding them back too is
-    # DESIGN.md's "a registry's three secrets are written together", the engine's rule.)
-    assert [key for key in ecr.gh.secrets() if key[2] == TOKEN] == []
+    # Nothing is written anywhere: a registry's three secrets are written together.
+    assert ecr.gh.secrets() == {}
     assert [path for _, path in writes(ecr) if path.endswith(TOKEN)] == []
     assert "auth-token" not in out + err
 
@@ -284,3 +283,43 @@ def test_a_token_that_lapses_within_the_hour_is_never_written(
     assert writes(ecr) == []
     after = ecr.gh.secrets()
     assert {k: v["value"] for k, v in after.items()} == {k: v["value"] for k, v in before.items()}
+
+
+def test_the_recorded_expiry_is_kept_and_makes_the_token_due_before_it_lapses(
+    ecr: Cli, ecr_expiry: EcrExpiry
+) -> None:
+    ecr_expiry.at = datetime.now(UTC) + timedelta(hours=3)  # fresh enough to be written
+    assert ecr.apply()[0] == 0
+    entries = json.loads(ecr.state.read_text())["secrets"]
+    recorded = {e["secret"]: e.get("expires_at") for e in entries if e["target"] == "octo-org"}
+    assert abs(datetime.fromisoformat(recorded[TOKEN]) - ecr_expiry.at) < timedelta(seconds=1)
+    assert recorded["ACR_CONTAINER_REGISTRY_PASSWORD"] is None
+    # Young (minutes old, rotate_after 6h) and 3 h from expiry: nothing to do.
+    assert ecr("plan", "--detailed-exitcode")[0] == 0
+    # The recorded expiry comes within the hour: due, though the token is young.
+    document = json.loads(ecr.state.read_text())
+    soon = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
+    for entry in document["secrets"]:
+        if entry["secret"] == TOKEN:
+            entry["expires_at"] = soon
+    ecr.state.write_text(json.dumps(document))
+    code, out, err = ecr("plan", "--json")
+    due = {(c["target"], c["secret"]) for c in json.loads(out)["changes"]}
+    assert due == {(target, TOKEN) for _, target in TARGETS}
+    code, out, err = ecr("status", "--json")
+    rows = json.loads(out)["targets"]
+    org = next(t for t in rows if t["target"] == "octo-org")
+    ecr_row = next(r for r in org["registries"] if r["registry"] == "ECR")
+    assert ecr_row["rotation"]["status"] == "due"
+    assert ecr_row["secrets"][-1]["expires_at"] == soon
+    # Past the recorded expiry: expired.
+    for entry in document["secrets"]:
+        if entry["secret"] == TOKEN:
+            entry["expires_at"] = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    ecr.state.write_text(json.dumps(document))
+    code, out, err = ecr("status", "--json", "--fail-on-stale")
+    assert code == 1
+    org = next(t for t in json.loads(out)["targets"] if t["target"] == "octo-org")
+    assert next(r for r in org["registries"] if r["registry"] == "ECR")["rotation"]["status"] == (
+        "expired"
+    )
