@@ -75,6 +75,16 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (also N
 PruneOpt = Annotated[
     bool, typer.Option("--prune", help="Also delete unmanaged *_CONTAINER_REGISTRY_* secrets.")
 ]
+LockTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout",
+        envvar="PROVISION_LOCK_TIMEOUT",
+        min=0.0,
+        metavar="SECONDS",
+        help="How long to wait for the state lock (0: fail at once, naming who holds it).",
+    ),
+]
 MaxWaitOpt = Annotated[
     float,
     typer.Option(
@@ -208,6 +218,7 @@ def apply(
         ),
     ] = 1.0,
     max_wait: MaxWaitOpt = 900.0,
+    lock_timeout: LockTimeoutOpt = 0.0,
     allow_mass_delete: Annotated[
         bool,
         typer.Option(
@@ -232,6 +243,7 @@ def apply(
         prune=prune,
         write_interval=write_interval,
         max_wait=max_wait,
+        lock_timeout=lock_timeout,
     )
     return plan_apply.apply(
         options, yes=yes, force_rotate=force_rotate, allow_mass_delete=allow_mass_delete

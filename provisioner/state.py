@@ -12,12 +12,17 @@ naive timestamps, absurd nesting) is refused or neutralised here, with a one-lin
 
 from __future__ import annotations
 
+import dataclasses
+import getpass
 import json
 import os
+import socket
 import tempfile
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,7 +34,6 @@ from provisioner.errors import StateError
 from provisioner.plan import StateEntry, StateKey
 
 FORMAT_VERSION: Final = 1
-LOCK_TIMEOUT: Final = 10.0
 
 
 def default_path(
@@ -166,21 +170,107 @@ def save(path: Path, entries: Mapping[StateKey, StateEntry], config: str | None 
         raise StateError(f"{path}: cannot write the state file: {e.strerror or e}") from None
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a state lock: written beside the lock so that a waiting run can say so."""
+
+    lock_id: str
+    who: str
+    host: str
+    pid: int
+    since: str
+    run: str | None = None
+
+    def describe(self) -> str:
+        run = f", run {self.run}" if self.run else ""
+        return (
+            f"{self.who}@{self.host} (pid {self.pid}{run}, since {self.since}, ID {self.lock_id})"
+        )
+
+    @classmethod
+    def me(cls, environ: Mapping[str, str]) -> Holder:
+        run = None
+        if environ.get("GITHUB_RUN_ID") and environ.get("GITHUB_REPOSITORY"):
+            server = environ.get("GITHUB_SERVER_URL", "https://github.com")
+            run = f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+        return cls(
+            lock_id=str(uuid.uuid4()),
+            who=who,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            since=datetime.now(UTC).isoformat(timespec="seconds"),
+            run=run,
+        )
+
+
+def _holder_path(path: Path) -> Path:
+    return Path(f"{path}.lock.holder")
+
+
+def read_holder(path: Path) -> Holder | None:
+    """The holder a lock's sidecar names (None: unknown, or not a holder document)."""
+    try:
+        data = json.loads(_holder_path(path).read_text(encoding="utf-8"))
+        return Holder(
+            **{k: data[k] for k in ("lock_id", "who", "host", "pid", "since")}, run=data.get("run")
+        )
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+
+
 @contextmanager
-def locked(path: Path, timeout: float | None = None) -> Iterator[None]:
-    """Hold ``<state>.lock`` so two applies on one state cannot interleave."""
-    wait = LOCK_TIMEOUT if timeout is None else timeout
-    lock = filelock.FileLock(f"{path}.lock", timeout=wait, mode=0o600)
+def locked(
+    path: Path,
+    timeout: float = 0.0,
+    *,
+    environ: Mapping[str, str] | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> Iterator[Holder]:
+    """Hold ``<state>.lock`` (an OS lock: it dies with its process) so that two applies on one
+    state cannot interleave. A held lock fails at once naming its holder, or with ``timeout``
+    is waited for, saying once (``notify``) who holds it and since when."""
+    lock = filelock.FileLock(f"{path}.lock", mode=0o600)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock.acquire()
-    except filelock.Timeout:
-        raise StateError(
-            f"{path}: another provision apply holds {path}.lock; wait for it to finish"
-        ) from None
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            holder = read_holder(path)
+            held_by = holder.describe() if holder else "another provision run"
+            if timeout <= 0:
+                raise StateError(
+                    f"{path}: the state is locked by {held_by}; wait for it to finish, or "
+                    "give --lock-timeout SECONDS to wait"
+                ) from None
+            if notify is not None:
+                notify(f"waiting up to {timeout:g}s for the state lock held by {held_by}")
+            try:
+                lock.acquire(timeout=timeout)
+            except filelock.Timeout:
+                raise StateError(
+                    f"{path}: still locked by {held_by} after --lock-timeout {timeout:g}s"
+                ) from None
     except OSError as e:
         raise StateError(f"{path}.lock: cannot lock the state: {e.strerror or e}") from None
+    me = Holder.me(os.environ if environ is None else environ)
     try:
-        yield
+        _write_holder(path, me)
+        yield me
     finally:
+        _holder_path(path).unlink(missing_ok=True)
         lock.release()
+
+
+def _write_holder(path: Path, holder: Holder) -> None:
+    target = _holder_path(path)
+    tmp = target.with_name(f".{target.name}.{holder.pid}.tmp")
+    try:
+        tmp.write_text(json.dumps(dataclasses.asdict(holder)), encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # the lock holds anyway; only the waiters' message is less

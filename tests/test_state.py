@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import threading
 import time
@@ -68,11 +69,19 @@ def test_two_holders_cannot_interleave(tmp_path: Path, monkeypatch: pytest.Monke
     thread = threading.Thread(target=holder)
     thread.start()
     held.wait(5)
-    monkeypatch.setattr(state, "LOCK_TIMEOUT", 0.2)
     start = time.monotonic()
-    with pytest.raises(StateError, match="another provision apply holds"), state.locked(path):
+    said: list[str] = []
+    with (
+        pytest.raises(StateError, match="still locked by .* after --lock-timeout 0.2s"),
+        state.locked(path, 0.2, notify=said.append),
+    ):
         pass
     assert time.monotonic() - start >= 0.2
+    # One line while waiting, naming the holder (this process) and since when.
+    assert len(said) == 1 and f"(pid {os.getpid()}, since " in said[0]
+    with pytest.raises(StateError, match="locked by .*@.* wait for it to finish"):
+        with state.locked(path):  # default: no wait at all
+            pass
     release.set()
     thread.join()
     with state.locked(path):
@@ -80,11 +89,16 @@ def test_two_holders_cannot_interleave(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_apply_refuses_while_another_holds_the_lock(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(state, "LOCK_TIMEOUT", 0.2)
-    with state.locked(cli.state):
+    with state.locked(cli.state) as holder:
+        start = time.monotonic()
         code, out, err = cli.apply()
-    assert code == 1 and "another provision apply holds" in err
+        assert time.monotonic() - start < 5  # fails at once by default
+        assert code == 1 and f"the state is locked by {holder.describe()}" in err
+        code, out, err = cli.apply("--lock-timeout", "0.3")
+        assert code == 1 and "waiting up to 0.3s for the state lock held by" in err
+        assert "still locked by" in err
     assert cli.gh.secrets() == {}
+    assert cli.apply("--lock-timeout", "5")[0] == 0
 
 
 def test_apply_saves_the_state_once_a_second_not_once_per_target(

@@ -22,3 +22,4 @@ class Options:
     write_interval: float = 1.0
     max_wait: float = 900.0
     fail_on_stale: bool = False
+    lock_timeout: float = 0.0

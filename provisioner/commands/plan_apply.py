@@ -101,7 +101,7 @@ def apply(
     run, prepared = _run(options)
     location, identity = prepared.location, prepared.config.identity
     path = location.path
-    with state.locked(path):
+    with state.locked(path, options.lock_timeout, notify=output.warn):
         location.adopt_legacy()
         run.state = state.load(path, identity)
         result = _make_plan(run, options, force_rotate=force_rotate)
