@@ -72,16 +72,19 @@ def test_two_holders_cannot_interleave(tmp_path: Path, monkeypatch: pytest.Monke
     start = time.monotonic()
     said: list[str] = []
     with (
-        pytest.raises(StateError, match="still locked by .* after --lock-timeout 0.2s"),
+        pytest.raises(StateError, match=r"still locked by .* after --lock-timeout 0\.2s"),
         state.locked(path, 0.2, notify=said.append),
     ):
         pass
     assert time.monotonic() - start >= 0.2
     # One line while waiting, naming the holder (this process) and since when.
     assert len(said) == 1 and f"(pid {os.getpid()}, since " in said[0]
-    with pytest.raises(StateError, match="locked by .*@.* wait for it to finish"):
-        with state.locked(path):  # default: no wait at all
-            pass
+    # By default, no wait at all.
+    with (
+        pytest.raises(StateError, match=r"locked by .*@.* wait for it to finish"),
+        state.locked(path),
+    ):
+        pass
     release.set()
     thread.join()
     with state.locked(path):
