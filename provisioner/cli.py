@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +30,9 @@ app = typer.Typer(
     name="provision",
     help="Make GitHub Codespaces able to pull from private container registries, declaratively.",
     no_args_is_help=True,
-    add_completion=True,
+    # Typer's own --show-completion ignores a shell named after it (it detects the current
+    # one); ours takes the shell, see _root.
+    add_completion=False,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
@@ -97,9 +100,43 @@ MaxWaitOpt = Annotated[
 ]
 
 
+class Shell(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+    pwsh = "pwsh"
+
+
+COMPLETE_VAR = "_PROVISION_COMPLETE"
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"provision {__version__}\n")
+        raise typer.Exit(0)
+
+
+def _show_completion(shell: Shell | None) -> None:
+    if shell:
+        # Typer exposes the script only through its own option, which ignores the shell.
+        from typer._completion_shared import get_completion_script
+
+        script = get_completion_script(
+            prog_name="provision", complete_var=COMPLETE_VAR, shell=shell.value
+        )
+        sys.stdout.write(script.rstrip("\n") + "\n")
+        raise typer.Exit(0)
+
+
+def _install_completion(shell: Shell | None) -> None:
+    if shell:
+        from typer._completion_shared import install
+
+        installed, path = install(
+            shell=shell.value, prog_name="provision", complete_var=COMPLETE_VAR
+        )
+        output.info(f"{installed} completion installed in {path}; restart the shell to use it")
         raise typer.Exit(0)
 
 
@@ -111,6 +148,28 @@ def _root(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    show_completion: Annotated[
+        Shell | None,
+        typer.Option(
+            "--show-completion",
+            metavar="SHELL",
+            callback=_show_completion,
+            is_eager=True,
+            expose_value=False,
+            help="Print the completion script of SHELL (bash, zsh, fish, powershell).",
+        ),
+    ] = None,
+    install_completion: Annotated[
+        Shell | None,
+        typer.Option(
+            "--install-completion",
+            metavar="SHELL",
+            callback=_install_completion,
+            is_eager=True,
+            expose_value=False,
+            help="Install completion for SHELL (bash, zsh, fish, powershell).",
+        ),
+    ] = None,
 ) -> None:
     """Make GitHub Codespaces able to pull from private container registries, declaratively."""
 
@@ -368,6 +427,9 @@ def _is_usage_error(e: Exception) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (tests call this directly)."""
     args = sys.argv[1:] if argv is None else argv
+    from typer._completion_classes import completion_init
+
+    completion_init()  # Typer's completion classes answer _PROVISION_COMPLETE=complete_SHELL
     try:
         result: Any = app(args=args, prog_name="provision", standalone_mode=False)
     except typer.Exit as e:

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from tests.test_cli import COMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,3 +74,18 @@ def test_the_license_is_an_spdx_expression() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["license"] == "MIT"
     assert "setuptools>=77" in project["build-system"]["requires"]
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "COMPREPLY"),
+        ("zsh", "#compdef provision"),
+        ("fish", "complete --command provision"),
+    ],
+)
+def test_show_completion_prints_the_named_shells_script(shell: str, marker: str) -> None:
+    script = _run({"SHELL": "/bin/bash"}, "--show-completion", shell)
+    assert script.returncode == 0, script.stderr
+    assert marker in script.stdout
+    assert _run({}, "--show-completion", "tcsh").returncode == 64
