@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -28,15 +29,23 @@ def step(title: str, argv: list[str], env: dict[str, str], ok: tuple[int, ...] =
         sys.exit(f"demo: 'provision {argv[0]}' exited {code}")
 
 
+DEMO_ENV = {
+    "GH_TOKEN": "ghp_sandbox_admin",  # a token of the sandbox's default world
+    "ACR_PASSWORD": "demo-acr-password-not-real",
+    "DOCKERHUB_USER": "demo-dockerhub-user",
+    "PROVISION_WRITE_INTERVAL": "0.1",  # GitHub wants 1 s between writes; the sandbox does not
+    "NO_COLOR": "1",
+}
+
+
+def exports(values: dict[str, str]) -> str:
+    """``export NAME=value`` lines a user can paste to retype the demo's commands."""
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in values.items())
+
+
 def main() -> None:
     env = dict(os.environ)
-    env.update(
-        GH_TOKEN="ghp_sandbox_admin",  # a token of the sandbox's default world
-        ACR_PASSWORD="demo-acr-password-not-real",
-        DOCKERHUB_USER="demo-dockerhub-user",
-        PROVISION_WRITE_INTERVAL="0.1",  # GitHub wants 1 s between writes; the sandbox does not
-        NO_COLOR="1",
-    )
+    env.update(DEMO_ENV)
     sandbox = subprocess.Popen(
         [*PROVISION, "sandbox", "--port", "0"], stderr=subprocess.PIPE, text=True, env=env
     )
@@ -51,6 +60,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             env["GITHUB_API_URL"] = url
             env["PROVISION_STATE"] = str(Path(tmp) / "example.state.json")
+            shown = {**DEMO_ENV, "GITHUB_API_URL": url, "PROVISION_STATE": env["PROVISION_STATE"]}
+            print("\nThe demo's environment (paste it to retype the commands below):")
+            print(exports(shown), flush=True)
             config = (
                 str(CONFIG.relative_to(Path.cwd()))
                 if CONFIG.is_relative_to(Path.cwd())
