@@ -6,6 +6,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from provisioner.sandbox.bodies import check_repositories_put, check_secret_put
 from provisioner.sandbox.store import ApiError, SecretRecord, Store, iso, not_found
 from provisioner.sandbox.views import org_json, private_user_json, repo_json
 from provisioner.sandbox.world import Owner, Repo, Token
@@ -185,6 +186,7 @@ class Api:
         if kind == "secret" and method == "GET":
             return 200, self._secret_json(store.get_secret(scope, target, name), url), headers
         if kind == "secret" and method == "PUT":
+            check_secret_put(scope, body)
             created = store.put_secret(scope, target, name, body)
             return (201, {}, headers) if created else (204, None, headers)
         if kind == "secret":
@@ -201,10 +203,8 @@ class Api:
             items = [repo_json(self.world, r, base) for r in chunk]
             return 200, {"total_count": len(found), "repositories": items}, headers
         if kind == "repos":
-            ids = body.get("selected_repository_ids") if isinstance(body, dict) else None
-            if ids is None:
-                raise ApiError(422, "selected_repository_ids is required")
-            store.set_secret_repositories(scope, target, name, ids)
+            check_repositories_put(scope, body)
+            store.set_secret_repositories(scope, target, name, body["selected_repository_ids"])
         else:
             store.change_secret_repository(scope, target, name, rid, add=method == "PUT")
         return 204, None, headers

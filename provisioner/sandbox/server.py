@@ -214,7 +214,7 @@ class Sandbox:
                 raise ApiError(400, "Problems parsing JSON")
             status, payload, extra = self.api.call(method, path, query, body, token, base)
         except ApiError as e:
-            error: dict[str, Any] = {"message": e.message, "documentation_url": DOCS}
+            error: dict[str, Any] = {"message": e.message, "documentation_url": e.documentation_url}
             if e.errors:
                 error["errors"] = e.errors
             error["status"] = str(e.status)
