@@ -1,4 +1,5 @@
-"""The sandbox's GitHub REST routes: auth by token kind and scope, pagination, secrets."""
+"""The sandbox's GitHub REST routes (auth by token kind and scope, pagination, secrets), and
+``POST /graphql`` for the repository look-ups gh sends (:mod:`.graphql`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from provisioner.sandbox import graphql
 from provisioner.sandbox.bodies import check_repositories_put, check_secret_put
 from provisioner.sandbox.store import ApiError, SecretRecord, Store, iso, not_found
 from provisioner.sandbox.views import org_json, private_user_json, repo_json
@@ -13,6 +15,7 @@ from provisioner.sandbox.world import Owner, Repo, Token
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
 WRITES = ("PUT", "DELETE", "POST", "PATCH")
+GRAPHQL = "/graphql"  # a POST, but a read: no secondary write limit, no write counting
 _SECRETS = re.compile(
     r"/(?:repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)|orgs/(?P<org>[^/]+)|user)"
     r"/codespaces/secrets(?:/(?P<name>[^/]+)(?:/(?P<repos>repositories)(?:/(?P<rid>[^/]+))?)?)?"
@@ -97,6 +100,8 @@ class Api:
         match = _SECRETS.fullmatch(path)
         if match:
             return self._secrets(method, match, query, body, token, base)
+        if path == GRAPHQL and method == "POST":
+            return 200, graphql.answer(self.world, body), {}
         if method != "GET":
             raise not_found()
         world, parts = self.world, path.strip("/").split("/")
