@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo clean registry bench
+.PHONY: install test lint typecheck pytest demo clean registry gh bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,16 @@ registry:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry apache2-utils); \
 	fi
 
-test: registry lint typecheck pytest
+# Debian's gh (2.23), which tests/sandbox/test_gh_cli.py runs against the sandbox inside a
+# private network namespace (ip, from iproute2, brings its loopback up); installed only when
+# missing and only as root (CI runs as root), else that test skips outside CI.
+gh:
+	@if [ "$$(id -u)" = 0 ]; then \
+		(command -v gh && command -v ip) >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gh iproute2); \
+	fi
+
+test: registry gh lint typecheck pytest
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py

@@ -1,4 +1,5 @@
-"""The sandbox's GitHub REST routes: auth by token kind and scope, pagination, secrets."""
+"""The sandbox's GitHub REST routes (auth by token kind and scope, pagination, secrets), and
+``POST /graphql`` for the repository look-ups gh sends (:mod:`.graphql`)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from provisioner.sandbox import graphql
+from provisioner.sandbox.bodies import check_repositories_put, check_secret_put
 from provisioner.sandbox.store import ApiError, SecretRecord, Store, iso, not_found
 from provisioner.sandbox.views import org_json, private_user_json, repo_json
 from provisioner.sandbox.world import Owner, Repo, Token
 
 API_VERSIONS = ("2022-11-28", "2026-03-10")
 WRITES = ("PUT", "DELETE", "POST", "PATCH")
+GRAPHQL = "/graphql"  # a POST, but a read: no secondary write limit, no write counting
 _SECRETS = re.compile(
     r"/(?:repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)|orgs/(?P<org>[^/]+)|user)"
     r"/codespaces/secrets(?:/(?P<name>[^/]+)(?:/(?P<repos>repositories)(?:/(?P<rid>[^/]+))?)?)?"
@@ -96,6 +100,8 @@ class Api:
         match = _SECRETS.fullmatch(path)
         if match:
             return self._secrets(method, match, query, body, token, base)
+        if path == GRAPHQL and method == "POST":
+            return 200, graphql.answer(self.world, body), {}
         if method != "GET":
             raise not_found()
         world, parts = self.world, path.strip("/").split("/")
@@ -185,6 +191,7 @@ class Api:
         if kind == "secret" and method == "GET":
             return 200, self._secret_json(store.get_secret(scope, target, name), url), headers
         if kind == "secret" and method == "PUT":
+            check_secret_put(scope, body)
             created = store.put_secret(scope, target, name, body)
             return (201, {}, headers) if created else (204, None, headers)
         if kind == "secret":
@@ -201,10 +208,8 @@ class Api:
             items = [repo_json(self.world, r, base) for r in chunk]
             return 200, {"total_count": len(found), "repositories": items}, headers
         if kind == "repos":
-            ids = body.get("selected_repository_ids") if isinstance(body, dict) else None
-            if ids is None:
-                raise ApiError(422, "selected_repository_ids is required")
-            store.set_secret_repositories(scope, target, name, ids)
+            check_repositories_put(scope, body)
+            store.set_secret_repositories(scope, target, name, body["selected_repository_ids"])
         else:
             store.change_secret_repository(scope, target, name, rid, add=method == "PUT")
         return 204, None, headers

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from provisioner.errors import ProvisionError
-from provisioner.sandbox.api import API_VERSIONS, SECONDARY_LIMIT, WRITES, Api, _int
+from provisioner.sandbox.api import API_VERSIONS, GRAPHQL, SECONDARY_LIMIT, WRITES, Api, _int
 from provisioner.sandbox.store import DOCS, ApiError, Store, iso
 from provisioner.sandbox.world import (
     World,
@@ -201,8 +201,9 @@ class Sandbox:
             out["X-OAuth-Scopes"] = ", ".join(token.scopes)
         if store.next_request_fails():
             return 502, _BAD_GATEWAY, out, kind  # as from GitHub's edge: HTML, not JSON
+        write = method in WRITES and path != GRAPHQL
         try:
-            if method in WRITES and (retry := store.take_secondary_limit()) is not None:
+            if write and (retry := store.take_secondary_limit()) is not None:
                 out["Retry-After"] = str(retry)
                 raise ApiError(403, SECONDARY_LIMIT)
             version = headers.get("X-GitHub-Api-Version")
@@ -214,12 +215,12 @@ class Sandbox:
                 raise ApiError(400, "Problems parsing JSON")
             status, payload, extra = self.api.call(method, path, query, body, token, base)
         except ApiError as e:
-            error: dict[str, Any] = {"message": e.message, "documentation_url": DOCS}
+            error: dict[str, Any] = {"message": e.message, "documentation_url": e.documentation_url}
             if e.errors:
                 error["errors"] = e.errors
             error["status"] = str(e.status)
             return e.status, error, out | e.headers, kind
-        if method in WRITES:
+        if write:
             store.write_succeeded()
         return status, payload, out | extra, kind
 

@@ -37,12 +37,14 @@ class ApiError(Exception):
         message: str,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        documentation_url: str = DOCS,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors
         self.headers = headers or {}
+        self.documentation_url = documentation_url
 
 
 def not_found() -> ApiError:
@@ -133,18 +135,15 @@ class Store:
             self._keys[(scope, target)] = (str(self._next_key_id), PrivateKey.generate())
         return self._keys[(scope, target)]
 
-    def _open(self, scope: str, target: str, key_id: Any, encrypted_value: Any) -> str:
+    def _open(self, scope: str, target: str, key_id: str, encrypted_value: str) -> str:
+        """The plaintext of a sealed box (types were checked by :mod:`.bodies`)."""
         current_id, private = self._key(scope, target)
-        if not isinstance(key_id, str | int) or isinstance(key_id, bool):
-            raise invalid("key_id must be a string", "key_id")
-        if str(key_id) != current_id:
+        if key_id != current_id:
             raise invalid(
                 f"key_id {key_id} is not the current public key of this {scope}; "
                 "fetch the public key again",
                 "key_id",
             )
-        if not isinstance(encrypted_value, str):
-            raise invalid("encrypted_value must be a base64 string", "encrypted_value")
         try:
             sealed = base64.b64decode(encrypted_value, validate=True)
             return SealedBox(private).decrypt(sealed).decode("utf-8")
@@ -164,10 +163,9 @@ class Store:
             record = self._find(scope, target, name)
             return replace(record, repo_ids=list(record.repo_ids))
 
-    def put_secret(self, scope: str, target: str, name: str, body: Any) -> bool:
-        """Create or update from a PUT body; True when created (201), False when updated."""
-        if not isinstance(body, dict):
-            raise invalid("the request body must be a JSON object")
+    def put_secret(self, scope: str, target: str, name: str, body: dict[str, Any]) -> bool:
+        """Create or update from a PUT body that passed :func:`.bodies.check_secret_put`;
+        True when created (201), False when updated (204)."""
         if not NAME_RE.fullmatch(name) or name.upper().startswith("GITHUB_"):
             raise invalid(f"invalid secret name {name!r}", "secret_name")
         with self.lock:
@@ -175,9 +173,7 @@ class Store:
             visibility = existing.visibility if existing else None
             ids = list(existing.repo_ids) if existing else []
             if scope == "org":
-                visibility = body.get("visibility")
-                if visibility not in VISIBILITIES:
-                    raise invalid("visibility must be one of all, private, selected", "visibility")
+                visibility = body["visibility"]
                 if "selected_repository_ids" in body:
                     if visibility != "selected":
                         raise invalid(
@@ -189,16 +185,9 @@ class Store:
                     ids = []
             elif scope == "user":
                 visibility = "selected"
-                if "key_id" not in body:
-                    raise invalid("key_id is required", "key_id")
                 if "selected_repository_ids" in body:
                     ids = self._repo_ids(body["selected_repository_ids"], None, True)
-            if "encrypted_value" in body:
-                value = self._open(scope, target, body.get("key_id"), body["encrypted_value"])
-            elif existing is not None:
-                value = existing.value
-            else:
-                raise invalid("encrypted_value is required to create a secret", "encrypted_value")
+            value = self._open(scope, target, body["key_id"], body["encrypted_value"])
             if existing is None and len(self.list_secrets(scope, target)) >= MAX_SECRETS:
                 raise invalid(f"a {scope} can store at most {MAX_SECRETS} Codespaces secrets")
             self._store(scope, target, name, value, visibility, ids)
@@ -219,7 +208,7 @@ class Store:
         """Replace the selected repositories (bumps updated_at, as GitHub does)."""
         with self.lock:
             record = self._selected(scope, target, name)
-            new_ids = self._repo_ids(ids, target if scope == "org" else None, scope == "user")
+            new_ids = self._repo_ids(ids, target if scope == "org" else None, False)
             self._touch(record, new_ids)
 
     def change_secret_repository(

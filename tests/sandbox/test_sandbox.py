@@ -311,15 +311,6 @@ def test_invalid_secret_names_are_422(gh: GH, name: str) -> None:
     assert gh.put_secret(REPO, name, "v").status_code == 422
 
 
-def test_put_without_value_keeps_the_value_or_fails_on_create(gh: GH) -> None:
-    assert gh.put_secret(ORG, "X", None, visibility="all").status_code == 422
-    gh.put_secret(ORG, "X", "keep", visibility="all")
-    response = gh.put_secret(ORG, "X", None, visibility="private")
-    assert response.status_code == 204
-    stored = gh.secrets()[("org", "octo-org", "X")]
-    assert (stored["value"], stored["visibility"]) == ("keep", "private")
-
-
 def test_non_json_body_is_400(gh: GH) -> None:
     response = gh("PUT", f"{REPO}/codespaces/secrets/X", data=b"{nope")
     assert response.status_code == 400
