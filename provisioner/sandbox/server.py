@@ -305,6 +305,22 @@ def check_loopback(host: str) -> None:
         raise ProvisionError(f"sandbox: refusing to listen on {host!r}; use a loopback address")
 
 
+def usage(sandbox: Sandbox) -> str:
+    """How to use it, as ``export`` lines (stdout: ``provision sandbox > env.sh &`` works).
+
+    The first token of the world is exported as GH_TOKEN; the others are listed to swap in.
+    """
+    tokens = sandbox.world.tokens
+    lines = ["# provision sandbox: use it with", f"export GITHUB_API_URL={sandbox.url}"]
+    for i, token in enumerate(tokens):
+        rights = ", ".join(token.scopes) or ", ".join(
+            f"{k}: {v}" for k, v in token.permissions.items()
+        )
+        comment = f"  # {token.kind}" + (f" ({rights})" if rights else "")
+        lines.append(("" if i == 0 else "# ") + f"export GH_TOKEN={token.token}{comment}")
+    return "\n".join(lines)
+
+
 def serve(
     world_path: Path | None,
     host: str,
@@ -329,6 +345,7 @@ def serve(
     sandbox.start()
     try:
         print(f"sandbox listening on {sandbox.url}", file=sys.stderr, flush=True)
+        print(usage(sandbox), flush=True)
         while not stop.wait(0.5):
             pass
     finally:

@@ -670,11 +670,17 @@ def test_serve_announces_url_and_stops_on_signals(signum: int, exit_code: int) -
     """SIGTERM returns normally; Ctrl-C stops the server, then raises KeyboardInterrupt."""
     import requests
 
-    proc = subprocess.Popen([sys.executable, "-c", SERVE], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVE], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
-        assert proc.stderr is not None
+        assert proc.stderr is not None and proc.stdout is not None
         line = proc.stderr.readline()
         assert line.startswith("sandbox listening on http://127.0.0.1:")
+        # How to use it, as export lines on stdout: the URL and the world's first token.
+        usage = [proc.stdout.readline().strip() for _ in range(3)]
+        assert usage[1] == f"export GITHUB_API_URL={line.split()[-1]}"
+        assert usage[2].startswith(f"export GH_TOKEN={ADMIN}  # classic")
         session = requests.Session()
         session.trust_env = False
         response = session.get(
