@@ -10,7 +10,7 @@ from provisioner.apply import Applier, Outcome
 from provisioner.commands.options import Options
 from provisioner.config import load_config
 from provisioner.desired import Selection
-from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError, stop_exit
 from provisioner.factory import make_client, make_resolver, state_path
 from provisioner.plan import Plan
 
@@ -130,6 +130,6 @@ def apply(options: Options, *, yes: bool = False, force_rotate: bool = False) ->
     else:
         sys.stdout.write("\n")
         render.write_report(report, sys.stdout, no_color=options.no_color)
-    if report.interrupted:
-        return EXIT_INTERRUPTED
+    if report.interrupted:  # 130, 143 or 129: the first signal's
+        return stop_exit(report.stopped_by)[0]
     return EXIT_OK if report.ok and not result.has_errors else EXIT_ERROR
