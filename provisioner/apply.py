@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 from types import FrameType
-from typing import Final
+from typing import Any, Final
 from typing import Literal as Lit
 
 from provisioner import crypto, observe, output, preflight
@@ -190,7 +190,7 @@ class Applier:
                 self._signal = signum
                 self._stop.set()
                 self._client.cancel_waits()
-                again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
+                again = "Ctrl-C again" if signum == signal.SIGINT else "send the signal again"
                 _say(
                     f"{stop_exit(signum)[1]}: finishing the write in flight, then stopping "
                     f"({again} to stop at once)"
@@ -202,15 +202,15 @@ class Applier:
             if self._may_abandon:
                 raise _HardStop
 
-        previous = {
-            signum: signal.signal(signum, on_signal)
-            for signum in STOP_SIGNALS
-            if signal.getsignal(signum) is not signal.SIG_IGN
-        }
-        try:
+        previous: dict[int, Any] = {}  # what signal.signal returned: a handler, SIG_*, None
+        try:  # installed inside the try: a signal between two installs still restores the first
+            for signum in STOP_SIGNALS:
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    previous[signum] = signal.signal(signum, on_signal)
             yield
         finally:
             for signum, handler in previous.items():
+                # None: a handler not set from Python; the default is the closest to it.
                 signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
     @contextmanager

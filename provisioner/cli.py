@@ -373,16 +373,16 @@ def _signals_stop_the_run() -> Iterator[None]:
             raised = True
             raise Stopped(signum)
 
-    previous = {
-        signum: signal.signal(signum, stop)
-        for signum in STOP_SIGNALS
-        if signum != signal.SIGINT and signal.getsignal(signum) is not signal.SIG_IGN
-    }
-    try:
+    previous: dict[int, Any] = {}  # what signal.signal returned: a handler, SIG_*, None
+    try:  # installed inside the try: a signal between two installs still restores the first
+        for signum in STOP_SIGNALS:
+            if signum != signal.SIGINT and signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, stop)
         yield
     finally:
         raised = True  # from here a signal is too late to change the outcome
         for signum, handler in previous.items():
+            # None: a handler not set from Python; the default is the closest to it.
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
