@@ -7,21 +7,22 @@ back GitHub's ``updated_at`` for the state. A failing target never stops the oth
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 from types import FrameType
-from typing import Final
+from typing import Any, Final
 from typing import Literal as Lit
 
 from provisioner import crypto, observe, output, preflight
 from provisioner.desired import TargetRef
-from provisioner.errors import GitHubError, ProvisionError
+from provisioner.errors import STOP_SIGNALS, GitHubError, ProvisionError, stop_exit
 from provisioner.github.client import GitHubClient
 from provisioner.naming import parse_registry_secret
 from provisioner.plan import Change, ObservedSecret, Plan, StateEntry, StateKey
@@ -32,6 +33,12 @@ from provisioner.sources import Resolver
 Result = Lit["ok", "failed", "not-attempted"]
 SAVE_EVERY: Final = 1.0
 """Seconds between state saves during an apply (and once more at its end)."""
+HARD_STOP_GRACE: Final = 1.0
+"""After a second signal, how long the read-backs already running may still take to land in
+the state before they are abandoned (the process must exit within a second or two)."""
+ABANDONED: Final = (
+    "stopped at once during this write: it may have reached GitHub (the next apply rewrites it)"
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,8 @@ class Outcome:
 class Report:
     outcomes: tuple[Outcome, ...]
     interrupted: bool = False
+    stopped_by: int | None = None
+    """The first stop signal received (SIGINT, SIGTERM, SIGHUP): it names the exit code."""
 
     @property
     def ok(self) -> bool:
@@ -54,12 +63,19 @@ class Report:
         return sum(1 for o in self.outcomes if o.result == result)
 
 
+class _HardStop(BaseException):
+    """A second stop signal: raised only inside what may be abandoned (a request, a wait),
+    never in the bookkeeping around it (see :meth:`Applier._abandonable`)."""
+
+
 class Applier:
     """Writes one plan through one client; keeps the state mapping up to date as it goes.
 
-    A first Ctrl-C lets the write in flight finish (or its retry wait end), then stops:
-    the rest is reported as not attempted and what was written is recorded. A second
-    Ctrl-C stops at once.
+    A first Ctrl-C, SIGTERM or SIGHUP lets the write in flight finish (or its retry wait end),
+    then stops: the rest is reported as not attempted and what was written is recorded. A
+    second one stops at once: the write in flight is abandoned (reported failed: it may have
+    reached GitHub), the read-backs running get HARD_STOP_GRACE seconds, and what was read
+    back is still recorded and reported.
     """
 
     def __init__(
@@ -83,6 +99,10 @@ class Applier:
         self._lock = threading.Lock()
         self._reads: ThreadPoolExecutor | None = None
         self._pending: list[Future[None]] = []
+        self._signal: int | None = None
+        self._hard = False
+        self._may_abandon = False
+        self._closed = False
 
     def apply(self, plan: Plan) -> Report:
         outcomes: list[Outcome] = []
@@ -91,7 +111,11 @@ class Applier:
         hard_stop = False
         self._dirty = bool(plan.forget)
         with self._deferred_interrupts(), self._saving():
-            problems = preflight.check(self._client, plan)
+            try:
+                with self._abandonable():
+                    problems = preflight.check(self._client, plan)
+            except _HardStop:
+                problems, hard_stop = {}, True
             for target, group in groupby(plan.changes, key=lambda c: c.target):
                 changes = list(group)
                 if self._stop.is_set() or hard_stop:
@@ -102,11 +126,11 @@ class Applier:
                 else:
                     try:
                         self._apply_target(target, changes, outcomes)
-                    except KeyboardInterrupt:
+                    except _HardStop:
                         hard_stop = True
                         done = {o.change for o in outcomes}
                         outcomes += [Outcome(c, "not-attempted") for c in changes if c not in done]
-        return Report(tuple(outcomes), hard_stop or self._stop.is_set())
+        return Report(tuple(outcomes), hard_stop or self._stop.is_set(), self._signal)
 
     @contextmanager
     def _saving(self) -> Iterator[None]:
@@ -118,12 +142,27 @@ class Applier:
             yield
         finally:
             if self._reads is not None:
-                self._reads.shutdown(wait=True)
+                self._await_read_backs()
             with self._lock:
                 if self._dirty:
                     self._flush()
+                self._closed = True  # a read-back abandoned at a hard stop records nothing
             for future in self._pending:
-                future.result()  # a read-back's unexpected error is not swallowed
+                if future.done() and not future.cancelled():
+                    future.result()  # a read-back's unexpected error is not swallowed
+
+    def _await_read_backs(self) -> None:
+        """Every read-back; after a hard stop only HARD_STOP_GRACE seconds more, then the rest
+        are abandoned: what they would record is forgotten, and the next run rewrites it."""
+        assert self._reads is not None
+        try:
+            with self._abandonable():
+                wait(self._pending)
+        except _HardStop:
+            wait(self._pending, timeout=HARD_STOP_GRACE)
+        # A worker still reading is left behind (it only reads); the CLI's entry point exits
+        # without joining it.
+        self._reads.shutdown(wait=not self._hard, cancel_futures=True)
 
     def _flush(self) -> None:
         self._save(self._state)
@@ -140,26 +179,56 @@ class Applier:
 
     @contextmanager
     def _deferred_interrupts(self) -> Iterator[None]:
-        """SIGINT sets the stop flag (and ends retry waits); a second one interrupts."""
+        """SIGINT, SIGTERM and SIGHUP: the first sets the stop flag (and ends retry waits);
+        a second stops at once, where that is safe (:meth:`_abandonable`). A signal the process
+        was started ignoring (``nohup``, a background job) stays ignored."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
-        def on_sigint(signum: int, frame: FrameType | None) -> None:
-            if self._stop.is_set():
-                raise KeyboardInterrupt
-            self._stop.set()
-            self._client.cancel_waits()
-            output.warn(
-                "interrupted: finishing the write in flight, then stopping "
-                "(Ctrl-C again to stop at once)"
-            )
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            if self._signal is None:
+                self._signal = signum
+                self._stop.set()
+                self._client.cancel_waits()
+                again = "Ctrl-C again" if signum == signal.SIGINT else "send the signal again"
+                _say(
+                    f"{stop_exit(signum)[1]}: finishing the write in flight, then stopping "
+                    f"({again} to stop at once)"
+                )
+                return
+            if not self._hard:
+                self._hard = True
+                _say("stopping at once: what was read back is recorded, the rest is reported")
+            if self._may_abandon:
+                raise _HardStop
 
-        previous = signal.signal(signal.SIGINT, on_sigint)
-        try:
+        previous: dict[int, Any] = {}  # what signal.signal returned: a handler, SIG_*, None
+        try:  # installed inside the try: a signal between two installs still restores the first
+            for signum in STOP_SIGNALS:
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    previous[signum] = signal.signal(signum, on_signal)
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                # None: a handler not set from Python; the default is the closest to it.
+                signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+    @contextmanager
+    def _abandonable(self) -> Iterator[None]:
+        """Where a second signal stops at once: inside a request or a wait, never around it.
+
+        The flag is set before the check, so a signal between the two still stops here.
+        A second signal that lands elsewhere only sets ``_hard``: the next write is not
+        started (the first signal stopped them), and the next wait is cut short here.
+        """
+        self._may_abandon = True
+        try:
+            if self._hard:
+                raise _HardStop
+            yield
+        finally:
+            self._may_abandon = False
 
     def _record(self, outcome: Outcome, into: list[Outcome]) -> None:
         into.append(outcome)
@@ -178,6 +247,9 @@ class Applier:
                     continue
                 try:
                     fingerprint = self._write(change)
+                except _HardStop:
+                    self._record(Outcome(change, "failed", ABANDONED), out)
+                    raise
                 except GitHubError as e:
                     # GitHub refused (or kept failing): later changes here would fail alike.
                     self._record(Outcome(change, "failed", str(e)), out)
@@ -200,7 +272,8 @@ class Applier:
         if change.action == "delete":
             if parse_registry_secret(name) is None:  # never, whatever a plan says
                 raise ProvisionError(f"{target.label} {name}: not a registry secret; not deleted")
-            self._client.delete_secret(target, name)
+            with self._abandonable():
+                self._client.delete_secret(target, name)
             return None
         desired = change.desired
         assert desired is not None
@@ -211,11 +284,13 @@ class Applier:
         )
         if not change.writes_value:
             assert ids is not None
-            self._client.set_repositories(target, name, ids)
+            with self._abandonable():
+                self._client.set_repositories(target, name, ids)
             return None
         value: SecretValue = self._resolver.resolve(desired.value)
         crypto.check_size(value, f"{target.label} {name}")
-        self._client.put_secret(target, name, value, change.visibility, ids)
+        with self._abandonable():  # the request, not the fingerprint of a write that landed
+            self._client.put_secret(target, name, value, change.visibility, ids)
         return crypto.fingerprint(value)
 
     def _read_back(self, target: TargetRef, written: dict[str, tuple[Change, str | None]]) -> None:
@@ -225,6 +300,8 @@ class Applier:
         except GitHubError:
             listed = {}
         with self._lock:
+            if self._closed:  # abandoned at a hard stop: apply has returned, the state is saved
+                return
             self._record_written(target, written, listed)
             self._save_soon()
 
@@ -256,3 +333,12 @@ class Applier:
                 self._state[key] = StateEntry(
                     previous.fingerprint, observed.updated_at, change.registry, previous.expires_at
                 )
+
+
+def _say(message: str) -> None:
+    """A warning from a signal handler: if the main thread was itself writing to stderr, the
+    buffered stream refuses a reentrant write, so the line goes to the descriptor directly."""
+    try:
+        output.warn(message)
+    except RuntimeError:
+        os.write(2, f"warning: {message}\n".encode())

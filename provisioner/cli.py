@@ -1,15 +1,21 @@
 """The ``provision`` command line: parse flags, build collaborators, call the core, render.
 
 No domain logic here. Every failure maps to an exit code in :func:`main`, the one error
-boundary: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode), 64 usage, 130 interrupted.
+boundary: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode), 64 usage, and 130, 143,
+129 when stopped by SIGINT (Ctrl-C), SIGTERM, SIGHUP.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -22,7 +28,10 @@ from provisioner.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    STOP_EXIT_CODES,
+    STOP_SIGNALS,
     ProvisionError,
+    Stopped,
     UsageError,
 )
 
@@ -424,12 +433,41 @@ def _is_usage_error(e: Exception) -> bool:
     return any(c.__name__ in ("UsageError", "BadParameter") for c in type(e).__mro__)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (tests call this directly)."""
-    args = sys.argv[1:] if argv is None else argv
-    from typer._completion_classes import completion_init
+@contextmanager
+def _signals_stop_the_run() -> Iterator[None]:
+    """SIGTERM and SIGHUP end the run as Ctrl-C does: :class:`Stopped` unwinds it (apply's
+    writes defer them instead, see :class:`provisioner.apply.Applier`).
 
-    completion_init()  # Typer's completion classes answer _PROVISION_COMPLETE=complete_SHELL
+    Only in the main thread (Python allows handlers nowhere else); a signal the process was
+    started ignoring (``nohup``) stays ignored; the previous handlers are back when main
+    returns. The handler raises once: a later signal finds the run already unwinding, and
+    must not cut the boundary's own one-line report.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal raised
+        if not raised:
+            raised = True
+            raise Stopped(signum)
+
+    previous: dict[int, Any] = {}  # what signal.signal returned: a handler, SIG_*, None
+    try:  # installed inside the try: a signal between two installs still restores the first
+        for signum in STOP_SIGNALS:
+            if signum != signal.SIGINT and signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, stop)
+        yield
+    finally:
+        raised = True  # from here a signal is too late to change the outcome
+        for signum, handler in previous.items():
+            # None: a handler not set from Python; the default is the closest to it.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _run(args: list[str]) -> int:
     try:
         result: Any = app(args=args, prog_name="provision", standalone_mode=False)
     except typer.Exit as e:
@@ -437,6 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         output.error("interrupted")
         return EXIT_INTERRUPTED
+    except Stopped as e:
+        output.error(e.message)
+        return e.exit_code
     except ProvisionError as e:
         output.error(str(e))
         return e.exit_code
@@ -452,8 +493,31 @@ def main(argv: list[str] | None = None) -> int:
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (tests call this directly)."""
+    args = sys.argv[1:] if argv is None else argv
+    from typer._completion_classes import completion_init
+
+    completion_init()  # Typer's completion classes answer _PROVISION_COMPLETE=complete_SHELL
+    with _signals_stop_the_run():
+        try:
+            return _run(args)
+        except Stopped as e:  # arrived while another failure was being reported: it wins
+            output.error(e.message)
+            return e.exit_code
+
+
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    if code in STOP_EXIT_CODES:
+        # Stopped by a signal, the report printed and the state saved: a read-back abandoned
+        # at a hard stop may still be waiting on GitHub. It only reads and records nothing any
+        # more, so it must not hold the exit (the interpreter would join it first).
+        with suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 __all__ = ["EXIT_CHANGES", "EXIT_ERROR", "UsageError", "app", "entry", "main"]

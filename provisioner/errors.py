@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
+from typing import Final
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_USAGE = 64
+EXIT_HANGUP = 129
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+_BY_NAME: Final = {
+    "SIGINT": (EXIT_INTERRUPTED, "interrupted"),
+    "SIGTERM": (EXIT_TERMINATED, "terminated"),
+    "SIGHUP": (EXIT_HANGUP, "hung up"),
+}
+# By name: SIGHUP does not exist on Windows.
+_BY_SIGNAL: Final = {
+    int(getattr(signal, name)): meaning
+    for name, meaning in _BY_NAME.items()
+    if hasattr(signal, name)
+}
+STOP_SIGNALS: Final = tuple(_BY_SIGNAL)
+"""What Ctrl-C, Kubernetes, systemd and CI runners send to stop a run (DESIGN §2 and §7)."""
+STOP_EXIT_CODES: Final = frozenset(code for code, _ in _BY_SIGNAL.values())
+
+
+def stop_exit(signum: int | None) -> tuple[int, str]:
+    """The exit code and the one-line word of a run stopped by ``signum`` (None: Ctrl-C)."""
+    return _BY_SIGNAL.get(signum if signum is not None else signal.SIGINT, _BY_NAME["SIGINT"])
 
 
 class ProvisionError(Exception):
@@ -68,3 +92,17 @@ class GitHubError(ProvisionError):
 
 class StateError(ProvisionError):
     """The state file is unreadable, or locked by another run."""
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP outside apply's writes (raised by the CLI's handler, as Python raises
+    KeyboardInterrupt for Ctrl-C): the run unwinds, so locks are released and a state write in
+    progress is discarded, and the error boundary exits 143 or 129 with one line.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way swallows it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code, self.message = stop_exit(signum)

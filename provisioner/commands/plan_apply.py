@@ -8,7 +8,7 @@ from provisioner import engine, output, render, state
 from provisioner.apply import Applier, Outcome
 from provisioner.commands.options import Options
 from provisioner.commands.preamble import Prepared, StateLocation, prepare
-from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError, stop_exit
 from provisioner.factory import make_client, make_resolver
 from provisioner.plan import Plan
 
@@ -152,6 +152,6 @@ def apply(
     else:
         sys.stdout.write("\n")
         render.write_report(report, sys.stdout, no_color=options.no_color)
-    if report.interrupted:
-        return EXIT_INTERRUPTED
+    if report.interrupted:  # 130, 143 or 129: the first signal's
+        return stop_exit(report.stopped_by)[0]
     return EXIT_OK if report.ok and not result.has_errors else EXIT_ERROR

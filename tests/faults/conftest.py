@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e import ACR_PASSWORD, HUB_TOKEN, Cli
+
+ROOT = Path(__file__).resolve().parents[2]
+Key = tuple[str, str, str]
 
 EXPECTED = {
     ("org", "octo-org", "ACR_CONTAINER_REGISTRY_SERVER"): "mycompany.azurecr.io",
@@ -65,3 +76,55 @@ def successful_puts(cli: Cli) -> Counter[str]:
         for r in cli.requests()
         if r["method"] == "PUT" and r["status"] in (201, 204) and "/repositories" not in r["path"]
     )
+
+
+def spawn(cli: Cli, command: str, *args: str, **popen: Any) -> subprocess.Popen[str]:
+    """``provision COMMAND CONFIG --api-url --state ARGS`` as a real process (real signals)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")},
+        **cli.env,
+        "PYTHONPATH": str(ROOT),
+    }
+    argv = [sys.executable, "-m", "provisioner", command, str(cli.config)]
+    argv += ["--api-url", cli.gh.sandbox.url, "--state", str(cli.state), *args]
+    return subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
+
+
+def spawn_apply(cli: Cli, *args: str, **popen: Any) -> subprocess.Popen[str]:
+    return spawn(cli, "apply", "--yes", "--write-interval", "0", *args, **popen)
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def ok_keys(report: dict[str, Any]) -> set[Key]:
+    """The changes an apply --json report calls done."""
+    return {
+        (c["scope"], c["target"], c["secret"]) for c in report["changes"] if c["result"] == "ok"
+    }
+
+
+def recorded(cli: Cli) -> dict[Key, datetime]:
+    """What the state file records: GitHub's updated_at by (scope, target, secret)."""
+    if not cli.state.exists():
+        return {}
+    entries = json.loads(cli.state.read_text())["secrets"]
+    return {
+        (e["scope"], e["target"], e["secret"]): datetime.fromisoformat(e["updated_at"])
+        for e in entries
+    }
+
+
+def held(cli: Cli) -> dict[Key, datetime]:
+    """What GitHub (the sandbox) holds: updated_at by (scope, target, secret)."""
+    return {k: datetime.fromisoformat(s["updated_at"]) for k, s in cli.gh.secrets().items()}
+
+
+def no_temporary_state(cli: Cli) -> bool:
+    return not list(cli.state.parent.glob(f".{cli.state.name}.*.tmp"))

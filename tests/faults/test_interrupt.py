@@ -1,63 +1,75 @@
-"""Ctrl-C during apply, for real: a subprocess against a slow sandbox, SIGINT after a write."""
+"""Ctrl-C, SIGTERM and SIGHUP during apply, for real: a subprocess against a slow sandbox,
+the signal sent after the first write."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
+
+import pytest
 
 from tests.e2e import Cli
-from tests.faults.conftest import assert_converged, faults
+from tests.faults.conftest import (
+    assert_converged,
+    faults,
+    held,
+    no_temporary_state,
+    ok_keys,
+    recorded,
+    spawn_apply,
+    wait_until,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
+STOPS = [
+    pytest.param(signal.SIGINT, 130, "interrupted", id="SIGINT"),
+    pytest.param(signal.SIGTERM, 143, "terminated", id="SIGTERM"),
+    pytest.param(signal.SIGHUP, 129, "hung up", id="SIGHUP"),
+]
 
 
-def test_ctrl_c_stops_after_the_write_in_flight_records_state_and_exits_130(fcli: Cli) -> None:
+@pytest.mark.parametrize(("signum", "exit_code", "word"), STOPS)
+def test_a_stop_signal_finishes_the_write_in_flight_records_state_and_reports(
+    fcli: Cli, signum: int, exit_code: int, word: str
+) -> None:
     faults(fcli, latency=0.15)
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN")},
-        **fcli.env,
-        "PYTHONPATH": str(ROOT),
-    }
-    argv = [sys.executable, "-m", "provisioner", "apply", str(fcli.config), "--yes"]
-    argv += ["--write-interval", "0", "--api-url", fcli.gh.sandbox.url, "--state", str(fcli.state)]
-    argv += ["--json"]
-    process = subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    process = spawn_apply(fcli, "--json")
     try:
-        deadline = time.monotonic() + 30
-        while not fcli.gh.secrets() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert fcli.gh.secrets(), "no write happened"
-        process.send_signal(signal.SIGINT)
+        wait_until(fcli.gh.secrets, "a first write")
+        process.send_signal(signum)
         out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130, err
-    assert "finishing the write in flight" in err
+    assert process.returncode == exit_code, err
+    assert f"{word}: finishing the write in flight" in err
     assert "Traceback" not in err
     report = json.loads(out)
     results = [c["result"] for c in report["changes"]]
-    done = {
-        (c["scope"], c["target"], c["secret"]) for c in report["changes"] if c["result"] == "ok"
-    }
+    done = ok_keys(report)
     assert "not-attempted" in results and "failed" not in results
     assert 1 <= len(done) < 9
-    # What the report calls done is exactly what GitHub holds and what the state records.
-    assert set(fcli.gh.secrets()) == done
-    recorded = {
-        (e["scope"], e["target"], e["secret"])
-        for e in json.loads(fcli.state.read_text())["secrets"]
-    }
-    assert recorded == done
-    assert not list(fcli.state.parent.glob(f".{fcli.state.name}.*.tmp"))
+    # What the report calls done is exactly what GitHub holds and what the state records,
+    # with GitHub's updated_at as read back after the write.
+    assert recorded(fcli) == held(fcli)
+    assert set(held(fcli)) == done
+    assert no_temporary_state(fcli)
     faults(fcli, latency=0)
     code, out, err = fcli.apply()
     assert code == 0, err
     assert_converged(fcli)
+
+
+def test_sigterm_prints_the_text_report_too(fcli: Cli) -> None:
+    faults(fcli, latency=0.15)
+    process = spawn_apply(fcli)
+    try:
+        wait_until(fcli.gh.secrets, "a first write")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, err
+    done = len(held(fcli))
+    assert f"Apply: {done} done, 0 failed, {9 - done} not attempted. Interrupted." in out
+    assert set(recorded(fcli)) == set(held(fcli))

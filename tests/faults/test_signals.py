@@ -1,0 +1,220 @@
+"""A second signal during apply, and SIGTERM/SIGHUP outside apply's writes: real processes,
+real signals, a slow sandbox; and the CLI boundary's handlers, in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provisioner import engine
+from provisioner.apply import ABANDONED
+from provisioner.cli import main
+from tests.e2e import Cli
+from tests.faults.conftest import (
+    EXPECTED,
+    assert_converged,
+    faults,
+    held,
+    no_temporary_state,
+    ok_keys,
+    recorded,
+    spawn,
+    spawn_apply,
+    values,
+    wait_until,
+)
+from tests.test_cli import offline_plan
+
+
+def _stop_twice(process: Any, first: int, second: int, apart: float = 0.05) -> float:
+    """Two signals ``apart`` seconds apart; the monotonic time of the second."""
+    process.send_signal(first)
+    time.sleep(apart)
+    process.send_signal(second)
+    return time.monotonic()
+
+
+def test_two_ctrl_c_50ms_apart_still_record_what_was_read_back_and_print_the_json(
+    fcli: Cli,
+) -> None:
+    faults(fcli, latency=0.15)
+    process = spawn_apply(fcli, "--json")
+    try:
+        wait_until(fcli.gh.secrets, "a first write")
+        _stop_twice(process, signal.SIGINT, signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "stopping at once" in err and "Traceback" not in err
+    report = json.loads(out)  # one whole JSON document
+    done = ok_keys(report)
+    assert done
+    # The write in flight at the second signal (if any) is abandoned: reported failed, as it
+    # may or may not have reached GitHub; nothing after it was attempted.
+    failed = [c for c in report["changes"] if c["result"] == "failed"]
+    assert [c["error"] for c in failed] in ([], [ABANDONED])
+    assert "not-attempted" in {c["result"] for c in report["changes"]}
+    # The read-back of what was done lands within the grace: the state records exactly the
+    # changes reported done, with GitHub's updated_at for each, and GitHub has their values.
+    assert set(recorded(fcli)) == done
+    assert all(recorded(fcli)[k] == held(fcli)[k] for k in done)
+    assert all(values(fcli)[k] == EXPECTED[k] for k in done)
+    assert no_temporary_state(fcli)
+    faults(fcli, latency=0)
+    code, _, err = fcli.apply()
+    assert code == 0, err
+    assert_converged(fcli)
+
+
+def test_a_second_signal_exits_promptly_while_github_is_stalled(fcli: Cli) -> None:
+    """GitHub turns slow (4 s an answer) after the first write: SIGTERM, then SIGHUP. The
+    write in flight and the read-back are abandoned, the report printed, the process gone
+    within the grace plus a little, the first signal's code; the next apply converges."""
+    faults(fcli, latency=0.15)
+    process = spawn_apply(fcli, "--json")
+    try:
+        wait_until(fcli.gh.secrets, "a first write")
+        faults(fcli, latency=4)
+        time.sleep(0.3)  # the next write is under way, and slow
+        second = _stop_twice(process, signal.SIGTERM, signal.SIGHUP)
+        out, err = process.communicate(timeout=30)
+        took = time.monotonic() - second
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, err
+    assert took < 3.0, f"{took:.1f}s after the second signal"
+    assert "Traceback" not in err
+    report = json.loads(out)
+    failed = [c for c in report["changes"] if c["result"] == "failed"]
+    assert [c["error"] for c in failed] == [ABANDONED]
+    # What was recorded was read back: a subset of what the report calls done, as GitHub has it.
+    assert set(recorded(fcli)) <= ok_keys(report)
+    assert all(held(fcli)[k] == at for k, at in recorded(fcli).items())
+    assert no_temporary_state(fcli)
+    # The abandoned write was sent: it lands once the stalled sandbox answers, and only then
+    # may the next apply run (else its own read-back would see the late write as drift).
+    abandoned = (failed[0]["scope"], failed[0]["target"], failed[0]["secret"])
+    wait_until(lambda: abandoned in fcli.gh.secrets(), "the abandoned write to land")
+    faults(fcli, latency=0)
+    code, _, err = fcli.apply()
+    assert code == 0, err
+    assert_converged(fcli)
+
+
+@pytest.mark.parametrize(
+    ("command", "signum", "exit_code", "line"),
+    [
+        pytest.param("plan", signal.SIGTERM, 143, "error: terminated", id="plan-SIGTERM"),
+        pytest.param("plan", signal.SIGHUP, 129, "error: hung up", id="plan-SIGHUP"),
+        pytest.param("apply", signal.SIGTERM, 143, "error: terminated", id="apply-reading"),
+        pytest.param("status", signal.SIGTERM, 143, "error: terminated", id="status"),
+    ],
+)
+def test_a_signal_while_reading_ends_the_run_with_one_line(
+    fcli: Cli, command: str, signum: int, exit_code: int, line: str
+) -> None:
+    faults(fcli, latency=1.0)  # very slow: the run is still reading when the signal comes
+    args = ("--yes", "--write-interval", "0") if command == "apply" else ()
+    process = spawn(fcli, command, *args)
+    try:
+        wait_until(fcli.requests, "the first read")
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == exit_code, err
+    assert line in err.splitlines() and "Traceback" not in err
+    assert out == ""
+    assert not fcli.gh.secrets() and not fcli.state.exists() and no_temporary_state(fcli)
+    faults(fcli, latency=0)
+    code, _, err = fcli.apply()  # the state's lock was released
+    assert code == 0, err
+
+
+def test_a_hangup_the_process_was_told_to_ignore_stays_ignored(fcli: Cli) -> None:
+    """``nohup provision apply``: SIGHUP neither stops the run nor loses anything."""
+    faults(fcli, latency=0.1)
+    process = spawn_apply(
+        fcli, "--json", preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    )
+    try:
+        wait_until(fcli.gh.secrets, "a first write")
+        process.send_signal(signal.SIGHUP)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert {c["result"] for c in json.loads(out)["changes"]} == {"ok"}
+    assert_converged(fcli)
+
+
+# -- the CLI boundary, in-process ----------------------------------------------------------
+
+
+class Sentinel(Exception):
+    """Raised by the test's own handler: main did not install one of its own."""
+
+
+def _sentinel(signum: int, frame: object) -> None:
+    raise Sentinel(signum)
+
+
+@pytest.fixture
+def own_handlers() -> Any:
+    """This test's handlers for SIGTERM and SIGHUP (pytest's restored afterwards)."""
+    saved = {s: signal.signal(s, _sentinel) for s in (signal.SIGTERM, signal.SIGHUP)}
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+@pytest.mark.parametrize(
+    ("signum", "exit_code", "line"),
+    [(signal.SIGTERM, 143, "error: terminated"), (signal.SIGHUP, 129, "error: hung up")],
+)
+def test_main_ends_the_run_on_a_signal_and_restores_the_previous_handlers(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    own_handlers: None,
+    signum: int,
+    exit_code: int,
+    line: str,
+) -> None:
+    def planning(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # the handler runs in this thread, at once
+        raise AssertionError("the signal did not stop the run")
+
+    monkeypatch.setattr(engine, "make_plan", planning)
+    monkeypatch.setenv("GH_TOKEN", "t")
+    monkeypatch.setenv("ACR_PASSWORD", "x")
+    code = main(offline_plan(tmp_path))
+    _, err = capsys.readouterr()
+    assert (code, err.splitlines()) == (exit_code, [line])
+    assert signal.getsignal(signal.SIGTERM) is _sentinel
+    assert signal.getsignal(signal.SIGHUP) is _sentinel
+
+
+def test_main_in_another_thread_installs_nothing(
+    capsys: pytest.CaptureFixture[str], own_handlers: None
+) -> None:
+    codes: list[int] = []
+    config = str(Path(__file__).resolve().parents[2] / "configs" / "example.yaml")
+    thread = threading.Thread(target=lambda: codes.append(main(["validate", config])))
+    thread.start()
+    thread.join(timeout=30)
+    assert codes == [0], capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is _sentinel
