@@ -7,6 +7,7 @@ boundary: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode), 64 usage,
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -30,6 +31,8 @@ from provisioner.errors import (
     EXIT_USAGE,
     STOP_EXIT_CODES,
     STOP_SIGNALS,
+    ConfigError,
+    Diagnostic,
     ProvisionError,
     Stopped,
     UsageError,
@@ -467,29 +470,55 @@ def _signals_stop_the_run() -> Iterator[None]:
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
+def wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for JSON output (read from the words themselves, since
+    a failure may come before, or from, parsing them)."""
+    words = args[: args.index("--")] if "--" in args else args
+    for i, word in enumerate(words):
+        if word == "--json" or word == "--format=json":
+            return True
+        if word == "--format" and i + 1 < len(words) and words[i + 1] == "json":
+            return True
+    return False
+
+
+def _fail(args: list[str], problems: list[Diagnostic], code: int) -> int:
+    """Report a failure that came before any product: lines on stderr, and under --json the
+    one JSON document stdout owes its reader."""
+    for problem in problems:
+        output.error(str(problem))
+    if wants_json(args):
+        document = {"format_version": 1, "errors": [p.data() for p in problems]}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        sys.stdout.flush()
+    return code
+
+
 def _run(args: list[str]) -> int:
     try:
         result: Any = app(args=args, prog_name="provision", standalone_mode=False)
     except typer.Exit as e:
         return int(e.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        output.error("interrupted")
-        return EXIT_INTERRUPTED
+        return _fail(args, [Diagnostic("interrupted")], EXIT_INTERRUPTED)
     except Stopped as e:
-        output.error(e.message)
-        return e.exit_code
+        return _fail(args, [Diagnostic(e.message)], e.exit_code)
+    except ConfigError as e:
+        return _fail(args, e.diagnostics, e.exit_code)
     except ProvisionError as e:
-        output.error(str(e))
-        return e.exit_code
+        return _fail(args, [Diagnostic(line) for line in str(e).splitlines()], e.exit_code)
     except Exception as e:
         if _is_cli_error(e):  # bad flags or arguments: Click's UsageError family
-            e.show()  # type: ignore[attr-defined]
-            return EXIT_USAGE if _is_usage_error(e) else EXIT_ERROR
+            code = EXIT_USAGE if _is_usage_error(e) else EXIT_ERROR
+            if not wants_json(args):
+                e.show()  # type: ignore[attr-defined]
+                return code
+            return _fail(args, [Diagnostic(e.format_message())], code)  # type: ignore[attr-defined]
         if os.environ.get("PROVISION_DEBUG"):
             raise
         # The last resort: one line, never a traceback (nor a value: they never format).
-        output.error(f"internal error: {type(e).__name__} (set PROVISION_DEBUG=1 for details)")
-        return EXIT_ERROR
+        message = f"internal error: {type(e).__name__} (set PROVISION_DEBUG=1 for details)"
+        return _fail(args, [Diagnostic(message)], EXIT_ERROR)
     return int(result) if isinstance(result, int) else EXIT_OK
 
 
@@ -503,8 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _run(args)
         except Stopped as e:  # arrived while another failure was being reported: it wins
-            output.error(e.message)
-            return e.exit_code
+            return _fail(args, [Diagnostic(e.message)], e.exit_code)
 
 
 def entry() -> None:

@@ -202,3 +202,25 @@ def test_a_placeholder_literal_gets_a_hint_with_one_warning_prefix(
         f"{config}:5:15: warning: '${{ACR_USER}}' is taken literally (no variable expansion); "
         "to read the environment variable write {env: ACR_USER}"
     )
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "status", "doctor"])
+def test_under_json_every_failure_is_one_json_document(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nregistries:\n  ACR: {server: x.io, username: u, password: p}\n")
+    yes = ["--yes"] if command == "apply" else []
+    code, out, err = run(capsys, command, str(bad), "--json", *yes)
+    assert code == 1
+    document = json.loads(out)
+    assert document["format_version"] == 1
+    assert {"message", "file", "line", "column"} <= set(document["errors"][0])
+    assert f"{bad}:" in err  # the lines on stderr too
+    code, out, err = run(capsys, command, str(tmp_path / "missing.yaml"), "--json", *yes)
+    assert code == 1
+    assert json.loads(out)["errors"][0]["file"] == str(tmp_path / "missing.yaml")
+    if command in ("plan", "apply"):
+        code, out, err = run(capsys, command, str(bad), "--json", "--max-wait", "-1")
+        assert code == 64
+        assert "--max-wait" in json.loads(out)["errors"][0]["message"]
