@@ -265,3 +265,13 @@ def test_no_value_in_any_output_or_file(cli: Cli) -> None:
     for text in texts:
         assert "MARKER" not in text
         assert "$argon2id$" not in text or text == cli.state.read_text()
+
+
+def test_apply_without_a_terminal_prints_a_line_per_finished_write(cli: Cli) -> None:
+    code, out, err = cli.apply()
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("[")]
+    assert len(lines) == 9
+    assert lines[0].startswith("[1/9] ok: create ")
+    assert lines[-1].startswith("[9/9] ok: create ")
+    assert "org:octo-org ACR_CONTAINER_REGISTRY_PASSWORD" in err

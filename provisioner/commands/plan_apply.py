@@ -132,11 +132,20 @@ def apply(
             "Applying", len(result.changes), enabled=not options.json, no_color=options.no_color
         ) as advance:
 
+            total, finished = len(result.changes), [0]
+            # Without a terminal (CI logs) there is no bar: a line per finished write shows
+            # that a long run is alive; on a terminal, -v adds them under the bar.
+            lines = options.verbose or not sys.stderr.isatty()
+
             def progress(outcome: Outcome) -> None:
                 advance()
-                if options.verbose:
+                finished[0] += 1
+                if lines:
                     c = outcome.change
-                    output.info(f"{outcome.result}: {c.action} {c.target.label} {c.secret}")
+                    output.info(
+                        f"[{finished[0]}/{total}] {outcome.result}: {c.action} "
+                        f"{c.target.label} {c.secret}"
+                    )
 
             applier = Applier(
                 run.client,
