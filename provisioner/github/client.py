@@ -1,7 +1,8 @@
 """The GitHub client: PyGithub's requester for the Codespaces secrets endpoints it does not wrap.
 
-One object per run. It owns authentication, the base URL, retries (:mod:`.retry`) and write
-pacing (PyGithub's), checks every answer (:mod:`.answers`) and translates failures into one-line
+One object per run. It owns authentication, the base URL, retries (:mod:`.retry`, run by
+:mod:`.transport` with a deadline per attempt) and write pacing (PyGithub's), checks every
+answer (:mod:`.answers`) and translates failures into one-line
 :class:`GitHubError` messages naming the target and the permission (:mod:`.permissions`),
 and speaks the project's types. Public keys are fetched once per target per run. Request
 and response bodies are never logged (a filter on PyGithub's DEBUG log drops them).
@@ -23,7 +24,7 @@ from github.Auth import AppInstallationAuth, Auth, Token
 from provisioner import crypto, output
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError
-from provisioner.github import permissions
+from provisioner.github import permissions, transport
 from provisioner.github.answers import (
     NOT_JSON,
     PublicKey,
@@ -113,6 +114,7 @@ class GitHubClient:
             user_agent="provisioner",
         )
         self._requester = self._github.requester
+        transport.install(self._requester)  # deadlines, one retry loop, no redirect loops
         self._keys: dict[TargetRef, PublicKey] = {}
         self._keys_lock = threading.Lock()
         self._log = logger
@@ -181,6 +183,10 @@ class GitHubClient:
             raise GitHubError(f"{where}{verb} {path}: {e}") from None
         except RetryInterrupted as e:
             raise GitHubError(f"{where}{verb} {path}: {e}") from None
+        except transport.TransportFailure as e:
+            raise GitHubError(
+                f"{where}{verb} {path}: {e}{after_retries(budget.retries())}"
+            ) from None
         except requests.RequestException as e:
             raise GitHubError(
                 f"{where}cannot reach {self.base_url}: {type(e).__name__}"
