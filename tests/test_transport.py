@@ -1,8 +1,8 @@
 """Bounded time, no loops (DESIGN.md section 7), against a scripted loopback server.
 
 Every attempt has a total deadline (a trickling body included), a dropped answer is retried,
-and what PyGithub would loop on forever (a 301 chain coming back, 202 Accepted) is a bounded
-error after a few requests.
+and what PyGithub would loop on forever (a 301 chain coming back, 202 Accepted, a next-page
+link already read) is a bounded error after a few requests.
 """
 
 from __future__ import annotations
@@ -151,6 +151,44 @@ def test_an_endless_202_is_a_bounded_error(stub: StubServer) -> None:
     )
     assert time.monotonic() - start < 5
     assert stub.hits("GET", LIST) == 9
+
+
+def test_a_next_page_link_already_followed_is_an_error(stub: StubServer) -> None:
+    def page(number: int) -> Reply:
+        link = f'<{stub.url}{LIST}?per_page=100&page={number}>; rel="next"'
+        return Reply(200, {"secrets": [SECRET]}, {"Link": link})
+
+    # Page 1 links to 2, page 2 back to 1; after a few rounds the script ends the list, so
+    # that a client which loops still stops.
+    stub.route("GET", LIST, page(2), *[page(1)] * 5, ONE)
+    with pytest.raises(GitHubError) as info:
+        client_for(stub.url).list_secrets(ORG)
+    assert str(info.value) == (
+        f"org:octo-org: GET {LIST}: pagination loop: GitHub's next-page link leads back to a "
+        "page already read (after 2 pages)"
+    )
+    assert stub.hits("GET", LIST) == 2
+
+
+def test_a_next_page_link_to_the_same_page_is_an_error(stub: StubServer) -> None:
+    link = f'<{stub.url}{LIST}?page=1&per_page=100>; rel="next"'
+    stub.route("GET", LIST, Reply(200, {"secrets": [SECRET]}, {"Link": link}), *[ONE] * 3)
+    with pytest.raises(GitHubError, match="pagination loop"):
+        client_for(stub.url).list_secrets(ORG)
+    assert stub.hits("GET", LIST) == 1
+
+
+def test_pages_are_still_followed(stub: StubServer) -> None:
+    link = f'<{stub.url}{LIST}?per_page=100&page=2>; rel="next"'
+    other = {**SECRET, "name": "Y"}
+    stub.route(
+        "GET",
+        LIST,
+        Reply(200, {"secrets": [SECRET]}, {"Link": link}),
+        Reply(200, {"secrets": [other]}),
+    )
+    assert sorted(client_for(stub.url).list_secrets(ORG)) == ["X", "Y"]
+    assert stub.hits("GET", LIST) == 2
 
 
 def test_a_connection_shared_by_threads_keeps_each_request(
