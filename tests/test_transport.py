@@ -96,6 +96,28 @@ def test_a_compressed_answer_is_decoded(stub: StubServer) -> None:
     assert list(client_for(stub.url).list_secrets(ORG)) == ["X"]
 
 
+def test_a_delete_whose_answer_was_lost_and_then_404s_is_done(stub: StubServer) -> None:
+    secret = f"{LIST}/{NAME}"
+    stub.route("DELETE", secret, Reply(204, drop=True), Reply(404, {"message": "Not Found"}))
+    client_for(stub.url).delete_secret(ORG, NAME)
+    assert stub.hits("DELETE", secret) == 2
+
+
+def test_a_delete_of_a_secret_already_gone_is_done(stub: StubServer) -> None:
+    # Deleted by someone else since the plan read it: the goal is reached (as Terraform).
+    secret = f"{LIST}/{NAME}"
+    stub.route("DELETE", secret, Reply(404, {"message": "Not Found"}))
+    client_for(stub.url).delete_secret(ORG, NAME)
+    assert stub.hits("DELETE", secret) == 1
+
+
+def test_other_delete_failures_still_fail(stub: StubServer) -> None:
+    secret = f"{LIST}/{NAME}"
+    stub.route("DELETE", secret, Reply(422, {"message": "Validation Failed"}))
+    with pytest.raises(GitHubError, match="422 Validation Failed"):
+        client_for(stub.url).delete_secret(ORG, NAME)
+
+
 def test_a_redirect_loop_is_an_error_after_few_requests(stub: StubServer) -> None:
     elsewhere = "/orgs/octo-org/codespaces/elsewhere"
     stub.route("GET", LIST, Reply(301, None, {"Location": f"{stub.url}{elsewhere}"}))

@@ -386,4 +386,16 @@ class GitHubClient:
         self._call("PUT", url, target, body={"selected_repository_ids": repository_ids})
 
     def delete_secret(self, target: TargetRef, name: str) -> None:
-        self._call("DELETE", f"{secrets_path(target)}/{quote(name, safe='')}", target)
+        """Delete a secret; one already gone (404) counts as deleted.
+
+        A 404 comes when an earlier attempt's answer was lost and the retry finds the secret
+        deleted, or when someone deleted it since the plan read it (the target itself was
+        readable a moment ago): either way the goal is reached, as Terraform treats a
+        resource already deleted.
+        """
+        try:
+            self._call("DELETE", f"{secrets_path(target)}/{quote(name, safe='')}", target)
+        except GitHubError as e:
+            if e.status != 404:
+                raise
+            log.info("%s: %s was already deleted", target.label, name)
