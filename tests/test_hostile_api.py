@@ -5,6 +5,7 @@ Never a traceback, never an internal error, nothing written to the state, the ta
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,6 +61,10 @@ LIST_ANSWERS = {
         Reply(301, None, {"Location": ELSEWHERE}),
         "redirected to another host or scheme; not followed",
     ),
+    "a redirect to itself (301)": (
+        Reply(301, None, {"Location": LIST}),
+        "redirect loop (followed 0 redirects, then back to /orgs/octo-org/codespaces/secrets)",
+    ),
     "a redirect to another host (307)": (
         Reply(307, None, {"Location": ELSEWHERE}),
         "307 (redirect to elsewhere.invalid:8080); not followed",
@@ -67,6 +72,14 @@ LIST_ANSWERS = {
     "a next-page link to another host": (
         Reply(200, {"secrets": []}, {"Link": f'<{ELSEWHERE}?page=2>; rel="next"'}),
         "next-page link points to another host",
+    ),
+    "a body cut off mid-way, every time": (
+        Reply(200, {"total_count": 0, "secrets": []}, drop=True),
+        "the connection broke before the answer was complete (IncompleteRead) (after 3 retries)",
+    ),
+    "a body that does not decode per its Content-Encoding": (
+        Reply(200, b"not gzip at all", {"Content-Encoding": "gzip"}),
+        "GET /orgs/octo-org/codespaces/secrets: GitHub's answer does not decode per its",
     ),
     "malformed rate-limit headers": (
         Reply(200, {"secrets": []}, {"X-RateLimit-Remaining": "lots", "X-RateLimit-Limit": "x"}),
@@ -141,3 +154,16 @@ def test_a_broken_public_key_answer(stub: StubServer, provision: Provision, name
     check(code, out, err, expected)
     assert "org:octo-org" in out + err
     assert not [s for s in stub.log if s.method == "PUT"]  # nothing written
+
+
+def test_a_hung_answer_gives_up_within_max_wait(stub: StubServer, provision: Provision) -> None:
+    # Accepts the connection, reads the request, never answers (until the stub stops).
+    stub.route("GET", LIST, Reply(hang=True))
+    start = time.monotonic()
+    code, out, err = provision("plan", "--max-wait", "3")
+    elapsed = time.monotonic() - start
+    check(code, out, err, "org:octo-org: GET /orgs/octo-org/codespaces/secrets: no complete answer")
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "gave up waiting" in errors[0], err
+    assert "exceed --max-wait 3s" in errors[0]
+    assert elapsed < 15, elapsed

@@ -15,7 +15,13 @@ from urllib3.util.retry import RequestHistory
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError, UsageError
 from provisioner.github.client import GitHubClient
-from provisioner.github.retry import BudgetedRetry, RetryPolicy, make_retry
+from provisioner.github.retry import (
+    BudgetedRetry,
+    RetryPolicy,
+    WaitBudget,
+    WaitLimitExceeded,
+    make_retry,
+)
 from provisioner.secret import SecretValue
 from tests.stub_server import Reply, StubServer, stub  # noqa: F401  (fixture)
 
@@ -211,3 +217,37 @@ def test_retry_floor_from_the_environment() -> None:
     for bad in ("soon", "-1", "nan"):
         with pytest.raises(UsageError, match="PROVISION_RETRY_FLOOR"):
             RetryPolicy.from_env({"PROVISION_RETRY_FLOOR": bad})
+
+
+@pytest.mark.parametrize(
+    ("limit", "spent", "expected"),
+    [
+        (900.0, 0.0, 30.0),  # the deadline, when the budget has more
+        (900.0, 880.0, 20.0),  # never past what the budget has left
+        (3.0, 0.0, 5.0),  # but a prompt answer always has its grace
+        (0.0, 0.0, 5.0),  # --max-wait 0: never wait to retry, still ask
+        (10.0, 12.0, 5.0),  # overdrawn by timed-out attempts in parallel
+    ],
+)
+def test_an_attempt_gets_its_deadline_cut_to_the_budget(
+    limit: float, spent: float, expected: float
+) -> None:
+    budget = WaitBudget(limit)
+    budget.charge(spent)
+    assert budget.attempt_limit(30.0) == expected
+
+
+def test_timed_out_attempts_draw_on_the_budget() -> None:
+    budget = WaitBudget(10.0)
+    budget.charge(4.0)
+    budget.reserve(5.0, "GitHub answered 502")
+    with pytest.raises(WaitLimitExceeded, match=r"gave up waiting: 2s more would exceed"):
+        budget.reserve(2.0, "GitHub answered 502")
+
+
+@pytest.mark.parametrize(
+    ("method", "retried"), [("GET", True), ("HEAD", True), ("PUT", False), ("DELETE", False)]
+)
+def test_only_a_read_asks_again_after_202(method: str, retried: bool) -> None:
+    assert BudgetedRetry(FAST).is_retry(method, 202) is retried
+    assert BudgetedRetry(FAST).is_retry(method, 502) is True

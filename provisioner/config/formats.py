@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from ipaddress import ip_address
 from typing import Annotated, Final
-from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -15,6 +13,8 @@ from pydantic import (
     Field,
     WithJsonSchema,
 )
+
+from provisioner.hosts import check_api_url
 
 _STRICT: Final = ConfigDict(frozen=True, extra="forbid", strict=True)
 DURATION_PATTERN: Final = r"^(?=[0-9])(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?$"
@@ -60,21 +60,8 @@ def parse_duration(value: object) -> timedelta:
 
 
 def _api_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError(f"{value!r} must use https (plain http only for loopback hosts)")
-    return value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
+    # The one check every source of the API URL goes through (flag, config, environment).
+    return check_api_url(value)
 
 
 def _to_tuple(value: object) -> object:

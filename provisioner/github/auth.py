@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from provisioner.errors import ProvisionError
+from provisioner.hosts import check_api_url
 
 if TYPE_CHECKING:
     from github.Auth import Auth
@@ -18,12 +19,22 @@ DEFAULT_API_URL = "https://api.github.com"
 
 
 def api_url(flag: str | None, config_url: str | None, environ: Mapping[str, str]) -> str:
-    """``--api-url`` > config ``github.api_url`` > ``GITHUB_API_URL`` > api.github.com."""
-    url = flag or config_url or environ.get("GITHUB_API_URL") or DEFAULT_API_URL
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ProvisionError(f"API URL {url!r} is not an http(s) URL")
-    if parsed.path.rstrip("/").endswith("/api/v3"):
+    """``--api-url`` > config ``github.api_url`` > ``GITHUB_API_URL`` > api.github.com.
+
+    Whichever source it came from, the URL passes :func:`provisioner.hosts.check_api_url`:
+    the token never travels over plain http to a host that is not loopback.
+    """
+    sources = (
+        ("--api-url", flag),
+        ("config github.api_url", config_url),
+        ("GITHUB_API_URL", environ.get("GITHUB_API_URL")),
+    )
+    source, url = next(((s, u) for s, u in sources if u), ("default", DEFAULT_API_URL))
+    try:
+        check_api_url(url)
+    except ValueError as e:
+        raise ProvisionError(f"{source}: API URL {e}") from None
+    if urlparse(url).path.rstrip("/").endswith("/api/v3"):
         raise ProvisionError(
             f"API URL {url!r} looks like GitHub Enterprise Server, which has no Codespaces; "
             "use api.github.com or https://api.SUBDOMAIN.ghe.com"

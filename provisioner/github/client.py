@@ -1,7 +1,8 @@
 """The GitHub client: PyGithub's requester for the Codespaces secrets endpoints it does not wrap.
 
-One object per run. It owns authentication, the base URL, retries (:mod:`.retry`) and write
-pacing (PyGithub's), checks every answer (:mod:`.answers`) and translates failures into one-line
+One object per run. It owns authentication, the base URL, retries (:mod:`.retry`, run by
+:mod:`.transport` with a deadline per attempt) and write pacing (PyGithub's), follows pages
+(each once), checks every answer (:mod:`.answers`) and translates failures into one-line
 :class:`GitHubError` messages naming the target and the permission (:mod:`.permissions`),
 and speaks the project's types. Public keys are fetched once per target per run. Request
 and response bodies are never logged (a filter on PyGithub's DEBUG log drops them).
@@ -14,7 +15,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 from github import Github, GithubException
@@ -23,7 +24,7 @@ from github.Auth import AppInstallationAuth, Auth, Token
 from provisioner import crypto, output
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError
-from provisioner.github import permissions
+from provisioner.github import permissions, transport
 from provisioner.github.answers import (
     NOT_JSON,
     PublicKey,
@@ -113,6 +114,7 @@ class GitHubClient:
             user_agent="provisioner",
         )
         self._requester = self._github.requester
+        transport.install(self._requester)  # deadlines, one retry loop, no redirect loops
         self._keys: dict[TargetRef, PublicKey] = {}
         self._keys_lock = threading.Lock()
         self._log = logger
@@ -182,6 +184,10 @@ class GitHubClient:
             raise GitHubError(f"{where}{verb} {path}: {e}") from None
         except RetryInterrupted as e:
             raise GitHubError(f"{where}{verb} {path}: {e}") from None
+        except transport.TransportFailure as e:
+            raise GitHubError(
+                f"{where}{verb} {path}: {e}{after_retries(budget.retries())}"
+            ) from None
         except requests.RequestException as e:
             raise GitHubError(
                 f"{where}cannot reach {self.base_url}: {type(e).__name__}"
@@ -234,11 +240,13 @@ class GitHubClient:
                 self.scopes = permissions.parse_scopes(str(value))
 
     def _pages(self, url: str, target: TargetRef | None, item_key: str | None) -> Iterator[Any]:
-        """Every item of a paged list, following ``Link: rel="next"`` on the same host."""
+        """Every item of a paged list, following ``Link: rel="next"`` on the same host, once."""
         next_url: str | None = url
         params: dict[str, Any] | None = {"per_page": PER_PAGE}
         base = urlsplit(self.base_url)
+        seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
         while next_url:
+            seen.add(self._page_key(next_url, params))
             headers, data = self._call("GET", next_url, target, params)
             items = data.get(item_key) if item_key and isinstance(data, dict) else data
             if not isinstance(items, list):
@@ -254,6 +262,22 @@ class GitHubClient:
                     f"{target_prefix(target)}GET {url}: "
                     "GitHub's next-page link points to another host"
                 )
+            if next_url and self._page_key(next_url, None) in seen:
+                raise GitHubError(
+                    f"{target_prefix(target)}GET {url}: pagination loop: GitHub's next-page "
+                    f"link leads back to a page already read (after {len(seen)} "
+                    f"{'page' if len(seen) == 1 else 'pages'})"
+                )
+
+    def _page_key(
+        self, url: str, params: Mapping[str, Any] | None
+    ) -> tuple[str, frozenset[tuple[str, str]]]:
+        """Which page a URL names: its path and query, the first page being ``page=1``."""
+        parts = urlsplit(url if "://" in url else self.base_url + url)
+        query = dict(parse_qsl(parts.query))
+        query.update({k: str(v) for k, v in (params or {}).items()})
+        query.setdefault("page", "1")
+        return parts.path, frozenset(query.items())
 
     # -- reads ------------------------------------------------------------------------
 
@@ -366,4 +390,16 @@ class GitHubClient:
         self._call("PUT", url, target, body={"selected_repository_ids": repository_ids})
 
     def delete_secret(self, target: TargetRef, name: str) -> None:
-        self._call("DELETE", f"{secrets_path(target)}/{quote(name, safe='')}", target)
+        """Delete a secret; one already gone (404) counts as deleted.
+
+        A 404 comes when an earlier attempt's answer was lost and the retry finds the secret
+        deleted, or when someone deleted it since the plan read it (the target itself was
+        readable a moment ago): either way the goal is reached, as Terraform treats a
+        resource already deleted.
+        """
+        try:
+            self._call("DELETE", f"{secrets_path(target)}/{quote(name, safe='')}", target)
+        except GitHubError as e:
+            if e.status != 404:
+                raise
+            log.info("%s: %s was already deleted", target.label, name)

@@ -3,7 +3,8 @@
 What is retried (every request this tool makes is an idempotent GET, PUT or DELETE, so a
 retry can never duplicate or half-apply a secret):
 
-- 5xx answers and connection failures: exponential back-off with jitter,
+- 5xx answers, a ``202 Accepted`` to a GET (GitHub still computing), failed connections and
+  answers that did not come whole (timed out, or cut off): exponential back-off with jitter,
   ``backoff * 2**(n-1)`` (1, 2, 4, ... s by default), each wait at most ``cap``;
 - 429 and secondary-rate-limit 403: ``Retry-After`` when GitHub sends it; else, with
   ``x-ratelimit-remaining: 0``, until ``x-ratelimit-reset`` (+1 s); else at least ``floor``
@@ -12,7 +13,9 @@ retry can never duplicate or half-apply a secret):
 
 Every wait of the run draws on one :class:`WaitBudget` (``--max-wait``): a wait that would
 overdraw it is not waited; the request fails at once with :class:`WaitLimitExceeded`, naming
-the limit and, for a primary rate limit, when it resets.
+the limit and, for a primary rate limit, when it resets. The time an attempt spent waiting
+for an answer that never came draws on it too, and no attempt may take longer than the
+budget has left (but at least ``ANSWER_GRACE``): :mod:`.transport` runs the attempts.
 
 Why a subclass of ``GithubRetry`` and not just its parameters: it retries 429 only with a
 ``Retry-After`` header and ignores ``x-ratelimit-reset`` there; it reads the primary limit from
@@ -38,6 +41,7 @@ from typing import Any, Final
 
 from github import GithubRetry
 from urllib3.connectionpool import ConnectionPool
+from urllib3.exceptions import ProtocolError
 from urllib3.response import BaseHTTPResponse, HTTPResponse
 from urllib3.util.retry import Retry
 
@@ -46,8 +50,11 @@ from provisioner.errors import UsageError
 log = logging.getLogger("provisioner.github")
 
 DEFAULT_MAX_WAIT: Final = 900.0
+ANSWER_GRACE: Final = 5.0
+"""Least time an attempt is given for its answer, however little of the budget is left."""
 RATE_LIMITED: Final = frozenset({403, 429})
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+SAFE: Final = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class RetryPolicy:
     """Retries per request after the first attempt (9 attempts in all)."""
     connect_retries: int = 3
     """Of those, at most this many for a refused or failed connection (a wrong URL fails fast)."""
+    read_retries: int = 3
+    """And at most this many for an answer that did not come whole (timed out, or broken)."""
     floor: float = 60.0
     """Least wait after a rate-limit answer that names no time (GitHub asks for a minute)."""
     backoff: float = 1.0
@@ -96,13 +105,13 @@ class RetryPolicy:
 
 
 class WaitLimitExceeded(Exception):
-    """A retry would wait longer than the run's remaining ``--max-wait``."""
+    """Waiting more would overdraw the run's ``--max-wait``: the request gives up at once."""
 
-    def __init__(self, reason: str, wait: float, budget: WaitBudget) -> None:
-        self.reason, self.wait = reason, wait
-        super().__init__(
-            f"{reason}; waiting {_seconds(wait)} more would exceed --max-wait "
-            f"{_seconds(budget.limit)} (already waited {_seconds(budget.spent)})"
+    @classmethod
+    def over(cls, reason: str, wait: float, budget: WaitBudget) -> WaitLimitExceeded:
+        return cls(
+            f"{reason}; gave up waiting: {seconds(wait)} more would exceed --max-wait "
+            f"{seconds(budget.limit)} (already waited {seconds(budget.spent)})"
         )
 
 
@@ -113,8 +122,9 @@ class RetryInterrupted(Exception):
 class WaitBudget:
     """The run's total retry wait, shared by every request and thread; interruptible sleeps."""
 
-    def __init__(self, limit: float = DEFAULT_MAX_WAIT) -> None:
+    def __init__(self, limit: float = DEFAULT_MAX_WAIT, grace: float = ANSWER_GRACE) -> None:
         self.limit = limit
+        self.grace = grace
         self.spent = 0.0
         self.cancelled = threading.Event()
         self.notify: Callable[[str], None] | None = None
@@ -125,11 +135,26 @@ class WaitBudget:
     def reserve(self, wait: float, reason: str) -> None:
         with self._lock:
             if self.spent + wait > self.limit:
-                raise WaitLimitExceeded(reason, wait, self)
+                raise WaitLimitExceeded.over(reason, wait, self)
             self.spent += wait
 
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0 and self.cancelled.wait(seconds):
+    def charge(self, elapsed: float) -> None:
+        """Time an attempt spent waiting for an answer that never came counts as waiting."""
+        with self._lock:
+            self.spent += max(elapsed, 0.0)
+
+    def attempt_limit(self, deadline: float) -> float:
+        """How long the next attempt may take: ``deadline``, cut to what the budget has left.
+
+        Never below ``grace``: a request must be able to get a prompt answer even when the
+        budget is spent (``--max-wait 0`` means "never wait to retry", not "never ask").
+        """
+        with self._lock:
+            left = self.limit - self.spent
+        return min(deadline, max(left, self.grace))
+
+    def sleep(self, wait: float) -> None:
+        if wait > 0 and self.cancelled.wait(wait):
             raise RetryInterrupted("interrupted while waiting to retry")
         if self.cancelled.is_set():
             raise RetryInterrupted("interrupted while waiting to retry")
@@ -147,8 +172,19 @@ class WaitBudget:
         return int(getattr(self._local, "retries", 0))
 
 
-def _seconds(value: float) -> str:
+def seconds(value: float) -> str:
     return f"{value:.0f}s" if value >= 10 else f"{value:.3g}s"
+
+
+def describe(error: Exception | None) -> str:
+    """Why an attempt got no answer, in a few words (never a URL, header or body)."""
+    why = getattr(error, "why", None)
+    if isinstance(why, str):
+        return why
+    if isinstance(error, ProtocolError):
+        inner = error.args[1] if len(error.args) > 1 else error
+        return f"the connection broke before the answer was complete ({type(inner).__name__})"
+    return f"connection failed ({type(error).__name__})"
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -190,7 +226,9 @@ class BudgetedRetry(GithubRetry):
         p = self.policy
         kwargs.setdefault("total", p.retries)
         kwargs.setdefault("connect", min(p.connect_retries, p.retries))
-        kwargs.setdefault("status_forcelist", [429, *range(500, 600)])
+        kwargs.setdefault("read", min(p.read_retries, p.retries))
+        # 202: GitHub is still computing the answer (PyGithub would re-ask forever).
+        kwargs.setdefault("status_forcelist", [202, 429, *range(500, 600)])
         kwargs.setdefault("allowed_methods", IDEMPOTENT)
         kwargs.setdefault("backoff_factor", p.backoff)
         kwargs.setdefault("backoff_max", p.cap)
@@ -206,6 +244,11 @@ class BudgetedRetry(GithubRetry):
         kw.setdefault("next_wait", None)
         retry: BudgetedRetry = super().new(**kw)
         return retry
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if status_code == 202:  # a write GitHub accepted is done: only a read asks again
+            return method.upper() in SAFE and status_code in (self.status_forcelist or ())
+        return super().is_retry(method, status_code, has_retry_after)
 
     def get_backoff_time(self) -> float:
         """Exponential from ``backoff`` (5xx) or ``floor`` (rate limits), capped, jittered."""
@@ -247,16 +290,18 @@ class BudgetedRetry(GithubRetry):
             status = response.status if response is not None else None
             if status in RATE_LIMITED:
                 reason = f"GitHub's secondary rate limit ({status}, no Retry-After)"
+            elif status == 202:
+                reason = "GitHub answered 202 Accepted (still processing)"
             elif status is not None:
                 reason = f"GitHub answered {status}"
             else:
-                reason = f"connection failed ({type(error).__name__})"
+                reason = describe(error)
         self.budget.reserve(wait, reason)
         self.budget.note(reason)
         log.info("%s %s: %s; retrying in %.1fs", method, url, reason, wait)
         if self.budget.notify is not None:
             path = (url or "").split("?", 1)[0]
-            self.budget.notify(f"{method} {path}: {reason}; retrying in {_seconds(wait)}")
+            self.budget.notify(f"{method} {path}: {reason}; retrying in {seconds(wait)}")
         retry.next_wait = wait
         return retry
 
