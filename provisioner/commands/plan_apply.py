@@ -131,7 +131,6 @@ def apply(
         with render.progress(
             "Applying", len(result.changes), enabled=not options.json, no_color=options.no_color
         ) as advance:
-
             total, finished = len(result.changes), [0]
             # Without a terminal (CI logs) there is no bar: a line per finished write shows
             # that a long run is alive; on a terminal, -v adds them under the bar.
