@@ -72,6 +72,19 @@ class StateEntry:
 
 
 StateKey = tuple[TargetRef, str]
+WrittenFrom = Lit["state", "github"]
+
+
+def last_written(o: ObservedSecret, s: StateEntry | None) -> tuple[datetime, WrittenFrom]:
+    """When a secret's value was last written, and whose record says so (DESIGN.md section 4).
+
+    The state's record of our last write, else GitHub's updated_at; GitHub's when it is the
+    older (a restored secret, a skewed record): a rotating secret then rotates early, which is
+    safe. ``plan`` and ``status`` both age rotating secrets by this, so they never disagree.
+    """
+    if s is None or o.updated_at < s.updated_at:
+        return o.updated_at, "github"
+    return s.updated_at, "state"
 
 
 @dataclass(frozen=True)
@@ -188,10 +201,7 @@ def _update_reasons(
     reasons: list[str] = []
     age: timedelta | None = None
     if d.rotate_after is not None:
-        # The state's record of our last write, else GitHub's updated_at; the older of the
-        # two if GitHub's is older (a restored secret, a skewed record): rotating early is safe.
-        written = o.updated_at if s is None else min(s.updated_at, o.updated_at)
-        age = now - written
+        age = now - last_written(o, s)[0]
         if force_rotate or age >= d.rotate_after:
             reasons.append("rotation-due")
     if s is not None and o.updated_at > s.updated_at:

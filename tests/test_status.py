@@ -41,7 +41,8 @@ def password_status(
         (13 * H, None, True, "expired", "github"),
         (13 * H, None, False, "due", "github"),  # not an ECR token: no 12h life
         (1 * H, 13 * H, True, "expired", "state"),  # the state's record wins over updated_at
-        (13 * H, 1 * H, True, "ok", "state"),
+        # GitHub's stamp older than the state's record: the older wins, as in the plan.
+        (13 * H, 1 * H, True, "expired", "github"),
     ],
 )
 def test_rotation_truth_table(
