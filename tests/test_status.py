@@ -109,7 +109,7 @@ def test_status_command_end_to_end(cli: Cli, tmp_path: Path) -> None:
     witness.unlink()
     code, out, err = cli("status", "--fail-on-stale")
     assert code == 0, err
-    assert "selected: octo-org/api, octo-org/web" in out
+    assert "  repositories: octo-org/api, octo-org/web" in out
     assert "ok, due in 44m (every 45m)" in out or "ok, due in 45m (every 45m)" in out
     assert "tok-MARKER" not in out + err and not witness.exists()
 
