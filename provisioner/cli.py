@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -147,7 +147,9 @@ def schema() -> int:
 @app.command()
 def plan(
     config: ConfigArg,
-    json_output: JsonOpt = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON document on stdout (--format json).")
+    ] = False,
     target: TargetOpt = None,
     registry: RegistryOpt = None,
     state: StateOpt = None,
@@ -159,14 +161,33 @@ def plan(
         typer.Option("--detailed-exitcode", help="Exit 2 when changes are pending, 0 when none."),
     ] = False,
     prune: PruneOpt = False,
+    force_rotate: Annotated[
+        bool,
+        typer.Option(
+            "--force-rotate", help="Preview apply --force-rotate: every rotating secret rotates."
+        ),
+    ] = False,
+    output_format: Annotated[
+        Literal["text", "json", "markdown"] | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            show_default=False,
+            help="text (the default), json (as --json) or markdown (for pull requests "
+            "and $GITHUB_STEP_SUMMARY).",
+        ),
+    ] = None,
     max_wait: MaxWaitOpt = 900.0,
 ) -> int:
     """Show what apply would change; writes nothing anywhere."""
     from provisioner.commands import plan_apply
 
+    if json_output and output_format not in (None, "json"):
+        raise UsageError(f"--json and --format {output_format} disagree: give one of them")
+    chosen = "json" if json_output else output_format or "text"
     options = _options(
         config,
-        json_output,
+        chosen == "json",
         target,
         registry,
         api_url,
@@ -176,7 +197,12 @@ def plan(
         prune=prune,
         max_wait=max_wait,
     )
-    return plan_apply.plan(options, detailed_exitcode=detailed_exitcode)
+    return plan_apply.plan(
+        options,
+        detailed_exitcode=detailed_exitcode,
+        force_rotate=force_rotate,
+        output_format=chosen,
+    )
 
 
 @app.command()

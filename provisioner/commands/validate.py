@@ -9,7 +9,7 @@ from pathlib import Path
 from provisioner import desired, output
 from provisioner.config import load_config
 from provisioner.errors import EXIT_OK, ConfigError
-from provisioner.render import write_json
+from provisioner.render import plural, write_json
 
 
 def run(path: Path, *, json_output: bool = False) -> int:
@@ -37,10 +37,9 @@ def run(path: Path, *, json_output: bool = False) -> int:
         return EXIT_OK
     for warning in config.warnings:
         output.warn(warning)
-    sys.stdout.write(
-        f"{path}: valid ({len(config.registries)} registries, {len(config.targets)} targets, "
-        f"{len(secrets)} secrets)\n"
-    )
+    registries = plural(len(config.registries), "registry")
+    targets = plural(len(config.targets), "target")
+    sys.stdout.write(f"{path}: valid ({registries}, {targets}, {plural(len(secrets), 'secret')})\n")
     return EXIT_OK
 
 
