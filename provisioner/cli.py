@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -228,7 +228,9 @@ def schema() -> int:
 @app.command()
 def plan(
     config: ConfigArg,
-    json_output: JsonOpt = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One JSON document on stdout (--format json).")
+    ] = False,
     target: TargetOpt = None,
     registry: RegistryOpt = None,
     state: StateOpt = None,
@@ -240,14 +242,33 @@ def plan(
         typer.Option("--detailed-exitcode", help="Exit 2 when changes are pending, 0 when none."),
     ] = False,
     prune: PruneOpt = False,
+    force_rotate: Annotated[
+        bool,
+        typer.Option(
+            "--force-rotate", help="Preview apply --force-rotate: every rotating secret rotates."
+        ),
+    ] = False,
+    output_format: Annotated[
+        Literal["text", "json", "markdown"] | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            show_default=False,
+            help="text (the default), json (as --json) or markdown (for pull requests "
+            "and $GITHUB_STEP_SUMMARY).",
+        ),
+    ] = None,
     max_wait: MaxWaitOpt = 900.0,
 ) -> int:
     """Show what apply would change; writes nothing anywhere."""
     from provisioner.commands import plan_apply
 
+    if json_output and output_format not in (None, "json"):
+        raise UsageError(f"--json and --format {output_format} disagree: give one of them")
+    chosen = "json" if json_output else output_format or "text"
     options = _options(
         config,
-        json_output,
+        chosen == "json",
         target,
         registry,
         api_url,
@@ -257,7 +278,12 @@ def plan(
         prune=prune,
         max_wait=max_wait,
     )
-    return plan_apply.plan(options, detailed_exitcode=detailed_exitcode)
+    return plan_apply.plan(
+        options,
+        detailed_exitcode=detailed_exitcode,
+        force_rotate=force_rotate,
+        output_format=chosen,
+    )
 
 
 @app.command()

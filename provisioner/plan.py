@@ -74,6 +74,27 @@ class StateEntry:
 
 
 StateKey = tuple[TargetRef, str]
+WrittenFrom = Lit["state", "github"]
+
+
+def last_written(o: ObservedSecret, s: StateEntry | None) -> tuple[datetime, WrittenFrom]:
+    """When a secret's value was last written, and whose record says so (DESIGN.md section 4).
+
+    The state's record of our last write, else GitHub's updated_at; GitHub's when it is the
+    older (a restored secret, a skewed record): a rotating secret then rotates early, which is
+    safe. ``plan`` and ``status`` both age rotating secrets by this, so they never disagree.
+    """
+    if s is None or o.updated_at < s.updated_at:
+        return o.updated_at, "github"
+    return s.updated_at, "state"
+
+
+def _minus(these: Iterable[str] | None, those: Iterable[str] | None) -> tuple[str, ...]:
+    """``these`` not in ``those`` (names fold case, as GitHub's do); empty if either is unknown."""
+    if these is None or those is None:
+        return ()
+    known = {r.lower() for r in those}
+    return tuple(sorted({r.lower(): r for r in these if r.lower() not in known}.values()))
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,25 @@ class Change:
     blocked: str | None = None
     """Why this change must not be carried out (a value of its registry cannot be read:
     a registry's three secrets are written together or not at all)."""
+    previous_visibility: str | None = None
+    previous_repositories: tuple[str, ...] | None = None
+    """An update's policy as GitHub has it now (None: none, or not read), for the plan's diff."""
+
+    @property
+    def repositories_added(self) -> tuple[str, ...]:
+        """Repositories this change gives access to that GitHub does not list now."""
+        return _minus(self.repositories, self.previous_repositories)
+
+    @property
+    def repositories_removed(self) -> tuple[str, ...]:
+        """Repositories GitHub lists now that this change takes access from."""
+        return _minus(self.previous_repositories, self.repositories)
+
+    @property
+    def rewrites_for_policy(self) -> bool:
+        """A policy-only update that still writes a fresh value (a rotating secret, see
+        :attr:`writes_value`): the plan says why, since its reasons alone do not."""
+        return self.action == "update" and set(self.reasons) <= POLICY_ONLY and self.writes_value
 
     @property
     def writes_value(self) -> bool:
@@ -149,6 +189,8 @@ class Plan:
     secret, ignored)."""
     mass_deletes: tuple[MassDelete, ...] = ()
     """Targets past the safety valve (see :data:`MASS_DELETE_SHARE`)."""
+    prune: bool = False
+    """Computed with --prune: its unmanaged secrets are deleted, so renderers drop the hint."""
 
     @property
     def has_errors(self) -> bool:
@@ -190,10 +232,7 @@ def _update_reasons(
     reasons: list[str] = []
     age: timedelta | None = None
     if d.rotate_after is not None:
-        # The state's record of our last write, else GitHub's updated_at; the older of the
-        # two if GitHub's is older (a restored secret, a skewed record): rotating early is safe.
-        written = o.updated_at if s is None else min(s.updated_at, o.updated_at)
-        age = now - written
+        age = now - last_written(o, s)[0]
         lapsing = s is not None and s.expires_at is not None and now >= s.expires_at - EXPIRY_MARGIN
         if force_rotate or age >= d.rotate_after or lapsing:
             reasons.append("rotation-due")
@@ -218,6 +257,7 @@ def _change(
     d: DesiredSecret,
     reasons: Sequence[str],
     age: timedelta | None = None,
+    previous: ObservedSecret | None = None,
 ) -> Change:
     return Change(
         action=action,
@@ -229,6 +269,8 @@ def _change(
         repositories=d.repositories,
         desired=d,
         age=age,
+        previous_visibility=None if previous is None else previous.visibility,
+        previous_repositories=None if previous is None else previous.repositories,
     )
 
 
@@ -272,7 +314,7 @@ def diff(
             continue
         reasons, age = _update_reasons(d, o, state.get(d.key), now, same_value, force_rotate)
         if reasons:
-            changes.append(_change("update", d, reasons, age))
+            changes.append(_change("update", d, reasons, age, o))
         else:
             unchanged += 1
 
@@ -321,6 +363,7 @@ def diff(
         forget=tuple(forget),
         warnings=tuple(warnings),
         mass_deletes=_mass_deletes(changes, observed, managed),
+        prune=prune,
     )
 
 

@@ -1,7 +1,8 @@
 """Renderers for ``status`` and ``doctor``: text tables (through Rich) and JSON documents.
 
 Like the plan's renderers: plain values in, an injected stream out, the same characters with
-or without colour. Never a value: only names, ages, policies and check messages.
+or without colour, laid out for the console's width with the helpers of :mod:`render`. Never
+a value: only names, ages, policies and check messages.
 """
 
 from __future__ import annotations
@@ -11,24 +12,40 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from provisioner.render import (
     FORMAT_VERSION,
+    GAP,
+    MIN_LAST,
     Cell,
+    Policy,
     age_text,
-    columns,
+    column_starts,
+    differs,
+    hanging,
+    layout_row,
     make_console,
     period_text,
     plural,
+    policy_lines,
+    shared_policy,
+    text_of,
     write_json,
 )
 from provisioner.status import RegistryStatus, SecretStatus, TargetStatus
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from provisioner.doctor import Check
 
 __all__ = ["doctor_data", "status_data", "write_doctor", "write_json", "write_status"]
 
 ROTATION_STYLES = {"ok": "green", "due": "yellow", "expired": "bold red", "missing": "red"}
 CHECK_STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red"}
-HEADER = ("REGISTRY", "SECRET", "EXISTS", "AGE", "MANAGED", "POLICY", "ROTATION")
+HEADER = ("REGISTRY", "SECRET", "EXISTS", "AGE", "MANAGED", "ROTATION")
+INDENT = 2
+SUBJECT_CAP = 32
+"""The doctor's subject column is at most this wide, or a quarter of a wider console (and
+never over two fifths of it): one long subject must not push every message to the right."""
+FIX_INDENT = 6
 
 
 def _seconds(age: timedelta | None) -> int | None:
@@ -94,76 +111,129 @@ def _counts(statuses: list[TargetStatus]) -> dict[str, int]:
     }
 
 
-def _policy(target_scope: str, s: SecretStatus) -> str:
-    if not s.exists or target_scope == "repository":
-        return "-"
-    if target_scope == "user":
-        return ", ".join(s.repositories or ()) or "(no repositories)"
-    if s.visibility == "selected" and s.repositories is not None:
-        return f"selected: {', '.join(s.repositories) or '(none)'}"
-    return s.visibility or "-"
+def _rotation_text(r: RegistryStatus) -> str:
+    assert r.rotation is not None and r.rotate_after is not None
+    every = f"every {period_text(r.rotate_after)}"
+    due_in = r.due_in
+    if r.rotation == "missing":
+        return f"missing ({every})"
+    if r.rotation == "expired":
+        return f"expired, token older than {period_text(r.token_life or timedelta())}"
+    if r.rotation == "due" and due_in is not None:
+        return f"due {age_text(-due_in)} ago ({every})"
+    return f"ok, due in {age_text(due_in or timedelta())} ({every})"
 
 
 def _rotation_cell(r: RegistryStatus) -> Cell:
     if r.rotation is None:
         return ("", "")
-    style = ROTATION_STYLES[r.rotation]
-    assert r.rotate_after is not None
-    every = f"every {period_text(r.rotate_after)}"
-    due_in = r.due_in
-    if r.rotation == "missing":
-        return (f"missing ({every})", style)
-    if r.rotation == "expired":
-        return (f"expired: token older than {period_text(r.token_life or timedelta())}", style)
-    if r.rotation == "due" and due_in is not None:
-        return (f"due {age_text(-due_in)} ago ({every})", style)
-    return (f"ok, due in {age_text(due_in or timedelta())} ({every})", style)
+    return (_rotation_text(r), ROTATION_STYLES[r.rotation])
 
 
-def _rows(scope: str, r: RegistryStatus) -> list[list[Cell]]:
-    rows: list[list[Cell]] = []
-    label = r.registry if r.desired else f"{r.registry} (not in config)"
-    for i, s in enumerate(r.secrets):
-        rows.append(
-            [
-                (label if i == 0 else "", "bold" if r.desired else "yellow"),
-                (s.name, ""),
-                ("yes", "green") if s.exists else ("no", "red"),
-                (age_text(s.age) if s.age is not None else "-", ""),
-                ("yes", "") if s.managed else ("no", "yellow" if s.exists else ""),
-                (_policy(scope, s), "dim"),
-                _rotation_cell(r) if s.part == "PASSWORD" else ("", ""),
-            ]
-        )
-    return rows
+def _policy(scope: str, s: SecretStatus) -> Policy | None:
+    """What GitHub said of a secret's access (None: a repository secret, or not there)."""
+    if not s.exists or scope == "repository":
+        return None
+    return (s.visibility if scope == "org" else None, s.repositories)
 
 
-def write_status(statuses: list[TargetStatus], out: TextIO, *, no_color: bool = False) -> None:
-    """A table per target (one row per secret), then a one-line summary."""
-    console = make_console(out, no_color=no_color)
+def _label(r: RegistryStatus) -> Cell:
+    if r.desired:
+        return (r.registry, "bold")
+    return (f"{r.registry} (not in config)", "yellow")
+
+
+def _cells(r: RegistryStatus, s: SecretStatus, rotation: bool) -> list[Cell]:
+    cells: list[Cell] = [
+        (s.name, ""),
+        ("yes", "green") if s.exists else ("no", "red"),
+        (age_text(s.age) if s.age is not None else "-", ""),
+        ("yes", "") if s.managed else ("no", "yellow" if s.exists else ""),
+    ]
+    if rotation:
+        cells.append(_rotation_cell(r) if s.part == "PASSWORD" else ("", ""))
+    return cells
+
+
+def _table(t: TargetStatus, width: int) -> tuple[list[list[Cell]], list[int], bool, bool]:
+    """The rows (a header, then one per secret), their column starts, whether the registry
+    is a column (else a line above its secrets: narrow consoles) and whether rotation is
+    (else a line under the PASSWORD: the column would be too narrow)."""
     header: list[Cell] = [(h, "bold") for h in HEADER]
+    rows = [header] + [
+        [_label(r) if i == 0 else ("", ""), *_cells(r, s, True)]
+        for r in t.registries
+        for i, s in enumerate(r.secrets)
+    ]
+    starts = column_starts(rows, INDENT)
+    as_column = starts[-1] - GAP <= width
+    if not as_column:
+        rows = [row[1:] for row in rows]
+        starts = column_starts(rows, INDENT + GAP)
+    rotating = any(r.rotation is not None for r in t.registries)
+    beside = rotating and width - starts[-1] >= MIN_LAST
+    if not beside:
+        rows = [row[:-1] for row in rows]
+    return rows, starts, as_column, beside
+
+
+def _target_lines(t: TargetStatus, width: int) -> list[Text]:
+    """The target's policy (once, as most of its secrets have it), then the table: one row
+    per secret, rotation beside the PASSWORD row when it fits, else under it, and under any
+    secret whose policy is not the target's, its own."""
+    scope = t.target.scope
+    secrets = [s for r in t.registries for s in r.secrets]
+    policies = {s.name: p for s in secrets if (p := _policy(scope, s)) is not None}
+    shared = shared_policy(list(policies.values()))
+    lines = [] if shared is None else policy_lines(shared, width=width, indent=INDENT)
+    rows, starts, as_column, beside = _table(t, width)
+    under = starts[1] if as_column else starts[0]
+    detail = under + GAP  # under a row: deeper than the secret names, so it reads as theirs
+    lines += layout_row(rows[0], starts, width, under)
+    at = 1
+    for r in t.registries:
+        if not as_column:
+            lines.append(text_of((" " * INDENT, ""), _label(r)))
+        for s in r.secrets:
+            lines += layout_row(rows[at], starts, width, under)
+            at += 1
+            if not beside and r.rotation is not None and s.part == "PASSWORD":
+                style = ROTATION_STYLES[r.rotation]
+                lines += hanging(detail, "rotation: ", _rotation_text(r), width, style)
+            mine = policies.get(s.name)
+            if mine is not None and differs(mine, shared):
+                lines += policy_lines(mine, width=width, indent=detail)
+    return lines
+
+
+def write_status(
+    statuses: list[TargetStatus], out: TextIO, *, no_color: bool = False, width: int | None = None
+) -> None:
+    """A block per target (its access policy, a row per secret), then a one-line summary."""
+    console = make_console(out, no_color=no_color, width=width)
+    w = console.width
     for t in statuses:
-        console.print(t.target.label, style="bold")
+        console.print(text_of((t.target.label, "bold")))
         if t.error is not None:
-            console.print(f"  error: {t.error}", style="red")
+            lines = hanging(INDENT, "error: ", t.error, w, "red")
         elif not t.registries:
-            console.print("  (no registry secrets)")
+            lines = [text_of(("  (no registry secrets)", ""))]
         else:
-            rows = [row for r in t.registries for row in _rows(t.target.scope, r)]
-            for line in columns([header, *rows], indent="  "):
-                console.print(line)
+            lines = _target_lines(t, w)
+        for line in lines:
+            console.print(line)
         console.print()
     c = _counts(statuses)
     summary = (
-        f"Status: {plural(c['targets'], 'target')}, "
-        f"{plural(c['registries'], 'registry', 'registries')}; "
+        f"Status: {plural(c['targets'], 'target')}, {plural(c['registries'], 'registry')}; "
         f"{plural(c['missing'], 'secret')} missing, {plural(c['due'], 'rotation')} due, "
         f"{c['expired']} expired."
     )
     if c["unreadable"]:
         summary += f" {plural(c['unreadable'], 'target')} could not be read."
     bad = c["missing"] or c["due"] or c["expired"] or c["unreadable"]
-    console.print(summary, style="bold yellow" if bad else "bold")
+    for line in hanging(0, "", summary, w, "bold yellow" if bad else "bold"):
+        console.print(line)
 
 
 def doctor_data(checks: list[Check]) -> dict[str, Any]:
@@ -183,9 +253,15 @@ def doctor_data(checks: list[Check]) -> dict[str, Any]:
     }
 
 
-def write_doctor(checks: list[Check], out: TextIO, *, no_color: bool = False) -> None:
-    """One line per check (status, subject, message), a ``fix:`` line under each problem."""
-    console = make_console(out, no_color=no_color)
+def write_doctor(
+    checks: list[Check], out: TextIO, *, no_color: bool = False, width: int | None = None
+) -> None:
+    """One line per check (status, subject, message), a ``fix:`` line under each problem.
+
+    The subject column is capped: a longer subject puts its message on the next line.
+    """
+    console = make_console(out, no_color=no_color, width=width)
+    w = console.width
     rows: list[list[Cell]] = [
         [
             (c.status.ljust(4), CHECK_STYLES[c.status]),
@@ -194,14 +270,16 @@ def write_doctor(checks: list[Check], out: TextIO, *, no_color: bool = False) ->
         ]
         for c in checks
     ]
-    lines = columns(rows)
-    for check, line in zip(checks, lines, strict=True):
-        console.print(line)
+    starts = column_starts(rows, cap=min(max(SUBJECT_CAP, w // 4), w * 2 // 5))
+    for check, row in zip(checks, rows, strict=True):
+        lines = layout_row(row, starts, w, FIX_INDENT)
         if check.fix and check.status != "ok":
-            console.print(f"      fix: {check.fix}", style="dim")
+            lines += hanging(FIX_INDENT, "fix: ", check.fix, w, "dim")
+        for line in lines:
+            console.print(line)
     counts = doctor_data(checks)["summary"]
     summary = (
         f"Doctor: {counts['ok']} ok, {plural(counts['warn'], 'warning')}, {counts['fail']} failed."
     )
     console.print()
-    console.print(summary, style="bold red" if counts["fail"] else "bold")
+    console.print(text_of((summary, "bold red" if counts["fail"] else "bold")))

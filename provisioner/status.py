@@ -1,9 +1,10 @@
 """Status: what each target holds for each registry, how old it is, and whether it is stale.
 
 Pure, like the plan: desired secrets, observed targets, state and now in; rows out. A secret's
-age is the time since its value was last written: the state's record when there is one, else
-GitHub's ``updated_at`` (DESIGN.md section 4). An ECR authorization token cannot pull once
-it is 12 hours old, so a token PASSWORD that old is ``expired``, not just ``due``.
+age is the time since its value was last written, by the plan's own rule
+(:func:`provisioner.plan.last_written`), so ``status`` calls due exactly what ``plan`` rotates.
+An ECR authorization token cannot pull once it is 12 hours old, so a token PASSWORD that old
+is ``expired``, not just ``due``.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ from provisioner.naming import SUFFIXES, parse_registry_secret, secret_name
 from provisioner.plan import (
     EVERYTHING,
     EXPIRY_MARGIN,
-    ObservedSecret,
     ObservedTarget,
     StateEntry,
     StateKey,
+    WrittenFrom,
+    last_written,
 )
 from provisioner.sources import EcrTokenPart
 
 Rotation = Lit["ok", "due", "expired", "missing"]
 STALE: frozenset[str] = frozenset({"due", "expired"})
-AgeFrom = Lit["state", "github"]
+AgeFrom = WrittenFrom
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,6 @@ class TargetStatus:
     error: str | None = None
 
 
-def _age(o: ObservedSecret, s: StateEntry | None, now: datetime) -> tuple[timedelta, AgeFrom]:
-    if s is not None:
-        return now - s.updated_at, "state"
-    return now - o.updated_at, "github"
-
-
 def _secret(
     target: TargetRef,
     name: str,
@@ -97,13 +93,13 @@ def _secret(
     s = state.get((target, name))
     if o is None:
         return SecretStatus(name, part, exists=False, managed=s is not None)
-    age, age_from = _age(o, s, now)
+    written, age_from = last_written(o, s)
     return SecretStatus(
         name,
         part,
         exists=True,
         managed=s is not None,
-        age=age,
+        age=now - written,
         age_from=age_from,
         visibility=o.visibility,
         repositories=o.repositories,

@@ -67,6 +67,9 @@ def isolated_home(
     for name in CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
+    # Text is laid out for the console's width (COLUMNS, else the terminal's): one wide width
+    # for the whole suite, whatever terminal runs it; layout tests pass their own widths.
+    monkeypatch.setenv("COLUMNS", "200")
     yield home
 
 

@@ -41,7 +41,8 @@ def password_status(
         (13 * H, None, True, "expired", "github"),
         (13 * H, None, False, "due", "github"),  # not an ECR token: no 12h life
         (1 * H, 13 * H, True, "expired", "state"),  # the state's record wins over updated_at
-        (13 * H, 1 * H, True, "ok", "state"),
+        # GitHub's stamp older than the state's record: the older wins, as in the plan.
+        (13 * H, 1 * H, True, "expired", "github"),
     ],
 )
 def test_rotation_truth_table(
@@ -108,7 +109,7 @@ def test_status_command_end_to_end(cli: Cli, tmp_path: Path) -> None:
     witness.unlink()
     code, out, err = cli("status", "--fail-on-stale")
     assert code == 0, err
-    assert "selected: octo-org/api, octo-org/web" in out
+    assert "  repositories: octo-org/api, octo-org/web" in out
     assert "ok, due in 44m (every 45m)" in out or "ok, due in 45m (every 45m)" in out
     assert "tok-MARKER" not in out + err and not witness.exists()
 

@@ -37,9 +37,9 @@ def _report_problems(plan: Plan, location: StateLocation) -> None:
     if not location.source.exists():
         unknown = sum(1 for c in plan.changes if "value-unknown" in c.reasons)
         if unknown:
-            output.warn(
-                f"no state at {location.path}: {unknown} existing secrets plan as value-unknown"
-            )
+            secrets = render.plural(unknown, "existing secret")
+            verb = "plans" if unknown == 1 else "plan"
+            output.warn(f"no state at {location.path}: {secrets} {verb} as value-unknown")
     for warning in plan.warnings:
         output.warn(warning)
     for mass in plan.mass_deletes:
@@ -52,12 +52,25 @@ def _report_problems(plan: Plan, location: StateLocation) -> None:
         output.error(f"{message} (needed by {first}{more})")
 
 
-def plan(options: Options, *, detailed_exitcode: bool = False) -> int:
-    """Compute and render; write nothing anywhere."""
+def plan(
+    options: Options,
+    *,
+    detailed_exitcode: bool = False,
+    force_rotate: bool = False,
+    output_format: str = "text",
+) -> int:
+    """Compute and render (``output_format``: text, json or markdown); write nothing anywhere.
+
+    ``force_rotate`` previews ``apply --force-rotate``: every rotating secret plans a rotation.
+    """
     run, prepared = _run(options)
-    result = _make_plan(run, options)
-    if options.json:
+    result = _make_plan(run, options, force_rotate=force_rotate)
+    if options.json or output_format == "json":
         render.write_json(render.plan_data(result), sys.stdout)
+    elif output_format == "markdown":
+        from provisioner.render_markdown import write_markdown
+
+        write_markdown(result, sys.stdout)
     else:
         render.write_plan(result, sys.stdout, no_color=options.no_color)
     _report_problems(result, prepared.location)

@@ -9,7 +9,7 @@ from pathlib import Path
 from provisioner import desired, output
 from provisioner.config import load_config
 from provisioner.errors import EXIT_OK, ConfigError
-from provisioner.render import write_json
+from provisioner.render import plural, write_json
 
 
 def run(path: Path, *, json_output: bool = False) -> int:
@@ -39,17 +39,10 @@ def run(path: Path, *, json_output: bool = False) -> int:
         return EXIT_OK
     for warning in config.warnings:
         output.warn(warning)
-    counts = (
-        _plural(len(config.registries), "registry", "registries"),
-        _plural(len(config.targets), "target", "targets"),
-        _plural(len(secrets), "secret", "secrets"),
-    )
-    sys.stdout.write(f"{path}: valid ({', '.join(counts)})\n")
+    registries = plural(len(config.registries), "registry")
+    targets = plural(len(config.targets), "target")
+    sys.stdout.write(f"{path}: valid ({registries}, {targets}, {plural(len(secrets), 'secret')})\n")
     return EXIT_OK
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 def print_schema() -> int:
