@@ -12,8 +12,7 @@ from pathlib import Path
 
 from bench import worlds
 from provisioner import state
-from provisioner.desired import TargetRef
-from provisioner.plan import StateEntry, StateKey
+from provisioner.domain import StateEntry, StateKey, TargetRef
 
 RUNS = 10
 HEAVY = ("boto3", "botocore", "github")

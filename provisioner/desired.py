@@ -7,9 +7,8 @@ Repository *patterns* are kept as written; :mod:`provisioner.repos` resolves the
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal as Lit
 
 from provisioner.config import (
     Config,
@@ -22,53 +21,12 @@ from provisioner.config import (
     Target,
     UserTarget,
 )
-from provisioner.errors import UsageError
+from provisioner.domain import Selection, TargetRef
 from provisioner.naming import SUFFIXES, secret_name
 from provisioner.sources import EcrTokenPart, SwapKeyId
 
-Scope = Lit["org", "repository", "user"]
-SCOPES: tuple[Scope, ...] = ("org", "repository", "user")
 ECR_USER = "AWS"
 """The user of every ECR authorization token."""
-
-
-@dataclass(frozen=True, order=True)
-class TargetRef:
-    """Where secrets live: an organization, a repository (``owner/name``) or the user.
-
-    Names compare case-insensitively, as GitHub's do: ``org:Octo-Org`` *is* ``org:octo-org``
-    (as a dict key, in the state, in --target), so renaming a target's spelling in the config
-    plans no change instead of creating on one spelling and deleting on the other. ``name``
-    keeps the spelling it was made with, for display and URLs.
-    """
-
-    scope: Scope
-    name: str = field(compare=False)
-    folded: str = field(init=False, repr=False)
-    """The name case-folded: what equality, hashing and ordering use."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "folded", self.name.casefold())
-
-    @property
-    def label(self) -> str:
-        return f"{self.scope}:{self.name}"
-
-    @classmethod
-    def parse(cls, text: str) -> TargetRef:
-        """``org:octo-org`` / ``repository:octo-org/api`` / ``user:octocat`` (the --target flag)."""
-        scope, sep, name = text.partition(":")
-        if not sep or scope not in SCOPES or not name:
-            raise UsageError(
-                f"--target {text!r}: expected SCOPE:NAME with SCOPE one of org, repository, user"
-            )
-        if scope == "repository" and name.count("/") != 1:
-            raise UsageError(f"--target {text!r}: a repository is named owner/name")
-        return cls(scope, name)
-
-    @classmethod
-    def of(cls, target: Target) -> TargetRef:
-        return cls(target.scope, target.name)
 
 
 @dataclass(frozen=True)
@@ -168,39 +126,8 @@ def build(config: Config) -> list[DesiredSecret]:
     return desired
 
 
-@dataclass(frozen=True)
-class Selection:
-    """The --target and --registry filters; empty means everything."""
-
-    targets: frozenset[TargetRef] = frozenset()
-    registries: frozenset[str] = frozenset()
-
-    def wants_target(self, target: TargetRef) -> bool:
-        return not self.targets or target in self.targets
-
-    def wants_registry(self, registry_id: str | None) -> bool:
-        if not self.registries:
-            return True
-        return registry_id is not None and registry_id.upper() in self.registries
-
-    def check(self, config: Config, known: Iterable[TargetRef] = ()) -> None:
-        """Refuse filters that name nothing in the config (a typo must not plan nothing).
-
-        ``known``: the targets the state records, which a --target may also name (a target
-        removed from the config whose secrets are to be deleted).
-        """
-        known_ids = {r.upper() for r in config.registries}
-        for registry_id in sorted(self.registries - known_ids):
-            raise UsageError(f"--registry {registry_id}: no such registry in {config.path}")
-        targets = {TargetRef.of(t) for t in config.targets} | set(known)
-        for target in sorted(self.targets - targets):
-            raise UsageError(
-                f"--target {target.label}: no such target in {config.path} or its state"
-            )
-
-    @classmethod
-    def of(cls, targets: Iterable[str], registries: Iterable[str]) -> Selection:
-        return cls(
-            targets=frozenset(TargetRef.parse(t) for t in targets),
-            registries=frozenset(r.upper() for r in registries),
-        )
+def check_selection(selection: Selection, config: Config, known: Iterable[TargetRef] = ()) -> None:
+    """Refuse --registry/--target filters naming nothing in the config (or, for targets, in
+    its state: ``known``)."""
+    targets = [*(TargetRef.of(t) for t in config.targets), *known]
+    selection.check(config.registries, targets, str(config.path))

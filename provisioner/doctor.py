@@ -17,11 +17,11 @@ from typing import Literal as Lit
 
 from provisioner.config import Config
 from provisioner.config.rules import GITHUB_PACKAGE_HOSTS, is_private_ecr_host, server_host
-from provisioner.desired import ECR_USER, Selection, TargetRef, registry_values
+from provisioner.desired import ECR_USER, registry_values
+from provisioner.domain import ObservedTarget, Selection, TargetRef
 from provisioner.errors import GitHubError, SourceError
 from provisioner.github import permissions
 from provisioner.github.client import GitHubClient
-from provisioner.plan import ObservedTarget
 from provisioner.registry_login import LoginResult
 from provisioner.secret import SecretValue
 from provisioner.sources import Resolver

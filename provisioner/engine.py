@@ -12,11 +12,12 @@ from datetime import datetime
 
 from provisioner import crypto, desired
 from provisioner.config import Config
-from provisioner.desired import DesiredSecret, Selection, TargetRef
+from provisioner.desired import DesiredSecret
+from provisioner.domain import ObservedTarget, Selection, StateEntry, StateKey, TargetRef
 from provisioner.errors import GitHubError, ProvisionError
 from provisioner.github.client import GitHubClient
 from provisioner.observe import in_parallel, observe
-from provisioner.plan import Change, ObservedTarget, Plan, StateEntry, StateKey, diff
+from provisioner.plan import Change, Plan, diff
 from provisioner.repos import RepoIndex
 from provisioner.sources import Resolver, describe
 

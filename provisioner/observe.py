@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TypeVar
 
-from provisioner.desired import DesiredSecret, TargetRef
+from provisioner.desired import DesiredSecret
+from provisioner.domain import ObservedSecret, ObservedTarget, TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.client import GitHubClient
-from provisioner.plan import ObservedSecret, ObservedTarget
 from provisioner.repos import RepoIndex
 
 MAX_WORKERS = 6

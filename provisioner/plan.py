@@ -8,11 +8,20 @@ needs to know, so sources are read lazily). No clock, no network, no environment
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal as Lit
 
-from provisioner.desired import DesiredSecret, Selection, TargetRef
+from provisioner.desired import DesiredSecret
+from provisioner.domain import (
+    ObservedSecret,
+    ObservedTarget,
+    Selection,
+    StateEntry,
+    StateKey,
+    TargetRef,
+    last_written,
+)
 from provisioner.errors import ProvisionError
 from provisioner.naming import parse_registry_secret
 
@@ -37,56 +46,6 @@ MASS_DELETE_SHARE = 0.30
 MASS_DELETE_FLOOR = 10
 """The safety valve (octoDNS's MAX_SAFE_DELETE_PCENT): a plan deleting more than 30% of the
 managed secrets of a target that holds at least 10 of them needs --allow-mass-delete."""
-
-
-@dataclass(frozen=True)
-class ObservedSecret:
-    """A secret as GitHub lists it (names upper-case, repositories as ``owner/name``)."""
-
-    name: str
-    updated_at: datetime
-    visibility: str | None = None
-    repositories: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class ObservedTarget:
-    """What one target holds, or why it could not be read."""
-
-    target: TargetRef
-    secrets: Mapping[str, ObservedSecret] = field(default_factory=dict)
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class StateEntry:
-    """What the last successful write recorded: a fingerprint and GitHub's updated_at.
-
-    ``fingerprint`` is None when the state holds none this tool can check (made with other
-    parameters): the value then plans as unknown, and is never hashed with foreign costs.
-    ``expires_at``: when the value written stops working (ECR authorization tokens).
-    """
-
-    fingerprint: str | None
-    updated_at: datetime
-    registry: str | None = None
-    expires_at: datetime | None = None
-
-
-StateKey = tuple[TargetRef, str]
-WrittenFrom = Lit["state", "github"]
-
-
-def last_written(o: ObservedSecret, s: StateEntry | None) -> tuple[datetime, WrittenFrom]:
-    """When a secret's value was last written, and whose record says so (DESIGN.md section 4).
-
-    The state's record of our last write, else GitHub's updated_at; GitHub's when it is the
-    older (a restored secret, a skewed record): a rotating secret then rotates early, which is
-    safe. ``plan`` and ``status`` both age rotating secrets by this, so they never disagree.
-    """
-    if s is None or o.updated_at < s.updated_at:
-        return o.updated_at, "github"
-    return s.updated_at, "state"
 
 
 def _minus(these: Iterable[str] | None, those: Iterable[str] | None) -> tuple[str, ...]:

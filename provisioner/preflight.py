@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from provisioner.desired import TargetRef
+from provisioner.domain import TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.client import GitHubClient
 from provisioner.observe import in_parallel

@@ -12,7 +12,7 @@ import fnmatch
 import threading
 from collections.abc import Iterable
 
-from provisioner.desired import TargetRef
+from provisioner.domain import TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.answers import Repo
 from provisioner.github.client import GitHubClient

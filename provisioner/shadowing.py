@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from provisioner.desired import DesiredSecret, TargetRef
+from provisioner.desired import DesiredSecret
 from provisioner.doctor import Check
+from provisioner.domain import ObservedTarget, TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.client import GitHubClient
 from provisioner.naming import parse_registry_secret
-from provisioner.plan import ObservedTarget
 from provisioner.repos import RepoIndex
 
 MAX_EXTRA_REPOSITORIES: Final = 30

@@ -29,9 +29,8 @@ from typing import Any, Final
 import filelock
 
 from provisioner import crypto
-from provisioner.desired import SCOPES, TargetRef
+from provisioner.domain import SCOPES, StateEntry, StateKey, TargetRef
 from provisioner.errors import StateError
-from provisioner.plan import StateEntry, StateKey
 
 FORMAT_VERSION: Final = 1
 

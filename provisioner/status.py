@@ -15,17 +15,18 @@ from datetime import datetime, timedelta
 from typing import Literal as Lit
 
 from provisioner.config.rules import ECR_TOKEN_LIFE
-from provisioner.desired import DesiredSecret, Selection, TargetRef
-from provisioner.naming import SUFFIXES, parse_registry_secret, secret_name
-from provisioner.plan import (
-    EVERYTHING,
-    EXPIRY_MARGIN,
+from provisioner.desired import DesiredSecret
+from provisioner.domain import (
     ObservedTarget,
+    Selection,
     StateEntry,
     StateKey,
+    TargetRef,
     WrittenFrom,
     last_written,
 )
+from provisioner.naming import SUFFIXES, parse_registry_secret, secret_name
+from provisioner.plan import EVERYTHING, EXPIRY_MARGIN
 from provisioner.sources import EcrTokenPart
 
 Rotation = Lit["ok", "due", "expired", "missing"]

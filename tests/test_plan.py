@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from provisioner.desired import Access, DesiredSecret, Selection, TargetRef
-from provisioner.plan import ObservedSecret, ObservedTarget, StateEntry, diff
+from provisioner.desired import Access, DesiredSecret
+from provisioner.domain import ObservedSecret, ObservedTarget, Selection, StateEntry, TargetRef
+from provisioner.plan import diff
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 T0 = NOW - timedelta(hours=1)

@@ -11,9 +11,10 @@ import pytest
 
 from provisioner import render, render_status, status
 from provisioner.apply import Outcome, Report
-from provisioner.desired import Access, DesiredSecret, TargetRef
+from provisioner.desired import Access, DesiredSecret
 from provisioner.doctor import Check
-from provisioner.plan import Change, ObservedSecret, ObservedTarget, Plan, StateEntry, Unmanaged
+from provisioner.domain import ObservedSecret, ObservedTarget, StateEntry, TargetRef
+from provisioner.plan import Change, Plan, Unmanaged
 from provisioner.sources import EcrTokenPart
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from provisioner.desired import TargetRef
+from provisioner.domain import TargetRef
 from provisioner.plan import Change, MassDelete, Plan
 from provisioner.render_markdown import code, escape, write_markdown
 from tests.test_render import ORG, SNAPSHOTS, Tty, a_plan

@@ -12,7 +12,7 @@ from github.Auth import Token
 from nacl.public import PrivateKey
 from urllib3.util.retry import RequestHistory
 
-from provisioner.desired import TargetRef
+from provisioner.domain import TargetRef
 from provisioner.errors import GitHubError, UsageError
 from provisioner.github.client import GitHubClient
 from provisioner.github.retry import (

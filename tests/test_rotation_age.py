@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from provisioner import status
-from provisioner.desired import TargetRef
-from provisioner.plan import ObservedSecret, ObservedTarget, StateEntry, diff, last_written
+from provisioner.domain import ObservedSecret, ObservedTarget, StateEntry, TargetRef, last_written
+from provisioner.plan import diff
 from tests.test_render import desired_for
 
 ORG = TargetRef("org", "octo-org")

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from provisioner import state
-from provisioner.desired import TargetRef
+from provisioner.domain import StateEntry, TargetRef
 from provisioner.errors import StateError
-from provisioner.plan import StateEntry
 
 KEY = (TargetRef("org", "octo-org"), "ACR_CONTAINER_REGISTRY_USER")
 ENTRY = StateEntry(

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from provisioner import status
-from provisioner.desired import Selection, TargetRef
-from provisioner.plan import ObservedSecret, ObservedTarget, StateEntry
+from provisioner.domain import ObservedSecret, ObservedTarget, Selection, StateEntry, TargetRef
 from tests.e2e import Cli
 from tests.test_render import desired_for
 

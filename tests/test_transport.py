@@ -16,7 +16,7 @@ from itertools import pairwise
 import pytest
 from github.Auth import Token
 
-from provisioner.desired import TargetRef
+from provisioner.domain import TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.client import GitHubClient
 from provisioner.github.retry import BudgetedRetry, RetryPolicy, WaitBudget

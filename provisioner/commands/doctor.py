@@ -12,8 +12,9 @@ import sys
 from provisioner import desired, doctor, registry_login, render_status, shadowing
 from provisioner.commands.options import Options
 from provisioner.config import Config, load_config
-from provisioner.desired import Selection, TargetRef, uses_aws
+from provisioner.desired import check_selection, uses_aws
 from provisioner.doctor import Check
+from provisioner.domain import Selection, TargetRef
 from provisioner.errors import EXIT_ERROR, EXIT_OK, ProvisionError
 from provisioner.factory import make_client, make_resolver
 from provisioner.observe import observe
@@ -65,7 +66,7 @@ def run(options: Options) -> int:
     """Run every check, render them, exit 1 if any failed."""
     selection = Selection.of(options.targets, options.registries)
     config = load_config(options.config)
-    selection.check(config)
+    check_selection(selection, config)
     checks = _github_checks(options, config, selection) + _registry_checks(config, selection)
     if options.json:
         render_status.write_json(render_status.doctor_data(checks), sys.stdout)

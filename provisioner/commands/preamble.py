@@ -13,8 +13,8 @@ from pathlib import Path
 from provisioner import output, state
 from provisioner.commands.options import Options
 from provisioner.config import Config, load_config
-from provisioner.desired import Selection
-from provisioner.plan import StateEntry, StateKey
+from provisioner.desired import check_selection
+from provisioner.domain import Selection, StateEntry, StateKey
 
 
 @dataclass(frozen=True)
@@ -68,5 +68,5 @@ def prepare(options: Options, *, warn: bool = True) -> Prepared:
             output.warn(warning)
     location = locate_state(config, options.state)
     entries = location.load(config.identity)
-    selection.check(config, {target for target, _ in entries})
+    check_selection(selection, config, {target for target, _ in entries})
     return Prepared(selection, config, location, entries)

@@ -46,6 +46,7 @@ from provisioner.config.values import (
     SsmSource,
     Value,
 )
+from provisioner.domain import Scope
 from provisioner.errors import Diagnostic
 
 __all__ = [
@@ -110,9 +111,6 @@ class Registry(RegistrySpec):
 def _org_schema(schema: dict[str, Any]) -> None:
     schema["required"] = [name for name in schema.get("required", []) if name != "visibility"]
     schema["anyOf"] = [{"required": ["visibility"]}, {"required": ["repositories"]}]
-
-
-Scope = typing.Literal["org", "repository", "user"]
 
 
 class _TargetBase(BaseModel):

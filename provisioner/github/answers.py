@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from provisioner.desired import TargetRef
+from provisioner.domain import TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github import permissions
 

@@ -22,7 +22,7 @@ from github import Github, GithubException
 from github.Auth import AppInstallationAuth, Auth, Token
 
 from provisioner import crypto, output
-from provisioner.desired import TargetRef
+from provisioner.domain import ObservedSecret, TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github import permissions, transport
 from provisioner.github.answers import (
@@ -48,7 +48,6 @@ from provisioner.github.retry import (
     WaitLimitExceeded,
     make_retry,
 )
-from provisioner.plan import ObservedSecret
 from provisioner.secret import SecretValue
 
 API_VERSION: Final = "2022-11-28"

@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Literal
 
+from provisioner.domain import Scope
+
 TokenKind = Literal["classic", "fine-grained", "app-installation", "app-user", "actions", "unknown"]
-Scope = Literal["org", "repository", "user"]
 
 CLASSIC_SCOPES: Final[Mapping[str, tuple[str, ...]]] = {
     "repository": ("repo",),
