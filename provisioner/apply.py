@@ -24,9 +24,9 @@ from provisioner import crypto, observe, output, preflight
 from provisioner.domain import ObservedSecret, StateEntry, StateKey, TargetRef
 from provisioner.errors import STOP_SIGNALS, GitHubError, ProvisionError, stop_exit
 from provisioner.github.client import GitHubClient
+from provisioner.github.repos import RepoIndex
 from provisioner.naming import parse_registry_secret
 from provisioner.plan import Change, Plan
-from provisioner.repos import RepoIndex
 from provisioner.secret import SecretValue
 from provisioner.sources import Resolver
 

@@ -214,7 +214,7 @@ def validate(config: ConfigArg, json_output: JsonOpt = False) -> int:
     """Parse and check the config; reads no value source and no network."""
     from provisioner.commands import validate as command
 
-    return command.run(config, json_output=json_output)
+    return command.validate(config, json_output=json_output)
 
 
 @app.command()
@@ -261,7 +261,7 @@ def plan(
     max_wait: MaxWaitOpt = 900.0,
 ) -> int:
     """Show what apply would change; writes nothing anywhere."""
-    from provisioner.commands import plan_apply
+    from provisioner.commands.plan import plan as plan_command
 
     if json_output and output_format not in (None, "json"):
         raise UsageError(f"--json and --format {output_format} disagree: give one of them")
@@ -278,7 +278,7 @@ def plan(
         prune=prune,
         max_wait=max_wait,
     )
-    return plan_apply.plan(
+    return plan_command(
         options,
         detailed_exitcode=detailed_exitcode,
         force_rotate=force_rotate,
@@ -326,7 +326,7 @@ def apply(
     ] = False,
 ) -> int:
     """Compute the plan, show it, ask, apply it, record state."""
-    from provisioner.commands import plan_apply
+    from provisioner.commands.apply import apply as apply_command
 
     options = _options(
         config,
@@ -342,7 +342,7 @@ def apply(
         max_wait=max_wait,
         lock_timeout=lock_timeout,
     )
-    return plan_apply.apply(
+    return apply_command(
         options, yes=yes, force_rotate=force_rotate, allow_mass_delete=allow_mass_delete
     )
 
@@ -379,7 +379,7 @@ def status(
         state=state,
         fail_on_stale=fail_on_stale,
     )
-    return command.run(options)
+    return command.status(options)
 
 
 @app.command()
@@ -395,7 +395,9 @@ def doctor(
     """Check the token, each target's access and each registry's login; exit 1 on a failure."""
     from provisioner.commands import doctor as command
 
-    return command.run(_options(config, json_output, target, registry, api_url, verbose, no_color))
+    return command.doctor(
+        _options(config, json_output, target, registry, api_url, verbose, no_color)
+    )
 
 
 @app.command()

@@ -20,12 +20,21 @@ def make_client(
     *,
     write_interval: float = 1.0,
     verbose: bool = False,
+    max_wait: float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> GitHubClient:
-    env = os.environ if environ is None else environ
+    """The run's GitHub client: its URL and credentials from ``environ`` (the process's by
+    default), which it keeps (a token kind is told apart by environment variables too);
+    ``max_wait`` bounds the run's waiting on retries (``--max-wait``)."""
+    env = dict(os.environ if environ is None else environ)
     url = api_url(flag_url, config.github.api_url, env)
     logger: Callable[[str], None] | None = output.info if verbose else None
-    return GitHubClient(credentials(env, url), url, write_interval=write_interval, logger=logger)
+    client = GitHubClient(
+        credentials(env, url), url, write_interval=write_interval, logger=logger, environ=env
+    )
+    if max_wait is not None:
+        client.set_max_wait(max_wait)
+    return client
 
 
 def make_resolver(
@@ -36,7 +45,7 @@ def make_resolver(
     # (the runner reads workflow commands from both streams).
     resolver = Resolver(config.base_dir, environ, mask_stream=sys.stderr if json_output else None)
     if uses_aws(config):
-        from provisioner.aws import Aws
+        from provisioner.sources.aws import Aws
 
         for source_type, reader in Aws().readers().items():
             resolver.register(source_type, reader)

@@ -11,7 +11,7 @@ from provisioner.desired import DesiredSecret
 from provisioner.domain import ObservedSecret, ObservedTarget, TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.client import GitHubClient
-from provisioner.repos import RepoIndex
+from provisioner.github.repos import RepoIndex
 
 MAX_WORKERS = 6
 """GitHub allows 100 concurrent requests; stay far below (reads only, writes are serial)."""

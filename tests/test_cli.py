@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from provisioner import __version__, engine
+from provisioner import __version__, planner
 from provisioner.cli import app, main
 from provisioner.secret import SecretValue
 
@@ -128,7 +128,7 @@ def test_interrupt_exits_130(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine, "make_plan", interrupted)
+    monkeypatch.setattr(planner, "make_plan", interrupted)
     monkeypatch.setenv("GH_TOKEN", "t")
     monkeypatch.setenv("ACR_PASSWORD", "x")
     code, _, err = run(capsys, *offline_plan(tmp_path))
@@ -144,7 +144,7 @@ def test_a_crash_shows_one_line_and_no_value(
         value = SecretValue(marker)  # a local holding a value, as a real bug would have
         raise RuntimeError(f"boom with {value} and {value!r}")
 
-    monkeypatch.setattr(engine, "make_plan", crash)
+    monkeypatch.setattr(planner, "make_plan", crash)
     monkeypatch.setenv("GH_TOKEN", "t")
     argv = offline_plan(tmp_path)
     code, out, err = run(capsys, *argv)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import doctor, registry_login
 from provisioner.cli import main
 from provisioner.config import load_config
+from provisioner.doctor import checks as doctor
+from provisioner.doctor import login as registry_login
 from provisioner.errors import SourceError
 from provisioner.secret import SecretValue
 from provisioner.sources import EcrTokenPart, Resolver

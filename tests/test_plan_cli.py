@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from provisioner.cli import main
-from provisioner.render import REWRITE_NOTE
+from provisioner.render.plan import REWRITE_NOTE
 from tests.e2e import CONFIG, Cli
 
 ROTATING = """\

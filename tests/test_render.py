@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import render, render_status, status
+from provisioner import status
 from provisioner.apply import Outcome, Report
 from provisioner.desired import Access, DesiredSecret
-from provisioner.doctor import Check
+from provisioner.doctor.checks import Check
 from provisioner.domain import ObservedSecret, ObservedTarget, StateEntry, TargetRef
 from provisioner.plan import Change, Plan, Unmanaged
+from provisioner.render import doctor as render_doctor
+from provisioner.render import plan as render_plan
+from provisioner.render import status as render_status
+from provisioner.render import text as render_text
 from provisioner.sources import EcrTokenPart
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -104,13 +108,13 @@ def a_plan(*, prune: bool = False) -> Plan:
 
 def test_plan_snapshot() -> None:
     out = io.StringIO()
-    render.write_plan(a_plan(), out, width=WIDTH)
+    render_plan.write_plan(a_plan(), out, width=WIDTH)
     snapshot("plan.txt", out.getvalue())
 
 
 def test_no_changes_is_one_line() -> None:
     out = io.StringIO()
-    render.write_plan(Plan(unchanged=9), out)
+    render_plan.write_plan(Plan(unchanged=9), out)
     assert out.getvalue() == "No changes.\n"
 
 
@@ -125,7 +129,7 @@ def test_report_snapshot() -> None:
         )
     )
     out = io.StringIO()
-    render.write_report(report, out, width=WIDTH)
+    render_plan.write_report(report, out, width=WIDTH)
     snapshot("report.txt", out.getvalue())
 
 
@@ -239,7 +243,7 @@ def some_checks() -> list[Check]:
 
 def test_doctor_snapshot() -> None:
     out = io.StringIO()
-    render_status.write_doctor(some_checks(), out, width=WIDTH)
+    render_doctor.write_doctor(some_checks(), out, width=WIDTH)
     snapshot("doctor.txt", out.getvalue())
 
 
@@ -250,18 +254,18 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
     tty = Tty()
-    render.write_plan(a_plan(), tty)
+    render_plan.write_plan(a_plan(), tty)
     coloured = tty.getvalue()
     assert ANSI in coloured
     plain = io.StringIO()
-    render.write_plan(a_plan(), plain)  # not a terminal
+    render_plan.write_plan(a_plan(), plain)  # not a terminal
     assert ANSI not in plain.getvalue()
     flag = Tty()
-    render.write_plan(a_plan(), flag, no_color=True)
+    render_plan.write_plan(a_plan(), flag, no_color=True)
     assert ANSI not in flag.getvalue()
     monkeypatch.setenv("NO_COLOR", "1")
     env = Tty()
-    render_status.write_doctor(some_checks(), env)
+    render_doctor.write_doctor(some_checks(), env)
     assert ANSI not in env.getvalue()
     # Same characters with and without colour.
     assert flag.getvalue() == plain.getvalue()
@@ -269,22 +273,22 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(
 
 def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     pipe = io.StringIO()
-    with render.progress("Reading GitHub", 3, stream=pipe) as advance:
+    with render_text.progress("Reading GitHub", 3, stream=pipe) as advance:
         advance()
     assert pipe.getvalue() == ""
     tty = Tty()
-    with render.progress("Reading GitHub", 3, stream=tty) as advance:
+    with render_text.progress("Reading GitHub", 3, stream=tty) as advance:
         for _ in range(3):
             advance()
     assert "Reading GitHub" in tty.getvalue()
     quiet = Tty()
-    with render.progress("Reading GitHub", 3, stream=quiet, enabled=False) as advance:
+    with render_text.progress("Reading GitHub", 3, stream=quiet, enabled=False) as advance:
         advance()
     assert quiet.getvalue() == ""
 
 
 def test_plan_json_is_unchanged_by_rendering() -> None:
-    data = render.plan_data(a_plan())
+    data = render_plan.plan_data(a_plan())
     assert data["changes"][0] == {
         "action": "create",
         "scope": "org",
@@ -303,7 +307,7 @@ def test_plan_json_is_unchanged_by_rendering() -> None:
 
 def plan_lines(plan: Plan, width: int = WIDTH) -> list[str]:
     out = io.StringIO()
-    render.write_plan(plan, out, width=width)
+    render_plan.write_plan(plan, out, width=width)
     return out.getvalue().splitlines()
 
 
@@ -355,7 +359,7 @@ def test_repository_changes_are_drawn_as_a_diff_against_github() -> None:
 def test_a_rotating_secrets_policy_change_says_its_value_is_rewritten() -> None:
     lines = plan_lines(a_plan(), width=120)
     (line,) = [line for line in lines if "~ ECR_CONTAINER_REGISTRY_PASSWORD" in line]
-    assert line.endswith(f"(repositories-changed; {render.REWRITE_NOTE})")
+    assert line.endswith(f"(repositories-changed; {render_plan.REWRITE_NOTE})")
     (plain,) = [line for line in lines if "~ ACR_CONTAINER_REGISTRY_USER" in line]
     assert plain.endswith("(repositories-changed)")  # not rotating: set-repositories only
 
@@ -381,12 +385,12 @@ def test_the_prune_hint_only_without_prune(prune: bool) -> None:
 )
 def test_plural(count: int, word: str, expected: str) -> None:
     words = "mice" if word == "mouse" else None
-    assert render.plural(count, word, words) == expected
+    assert render_text.plural(count, word, words) == expected
 
 
 def test_plan_incomplete_counts_targets_in_words() -> None:
     one = Plan(failed_targets=((ORG, "boom"),))
-    assert render.summary_line(one).startswith("Plan incomplete: 1 target could not be read")
+    assert render_plan.summary_line(one).startswith("Plan incomplete: 1 target could not be read")
 
 
 def status_text(statuses: list[status.TargetStatus], width: int = WIDTH) -> str:
@@ -438,13 +442,13 @@ def test_rotation_beside_its_secret_when_the_console_is_wide_enough() -> None:
 
 def test_doctor_caps_the_subject_column() -> None:
     out = io.StringIO()
-    render_status.write_doctor(some_checks(), out, width=WIDTH)
+    render_doctor.write_doctor(some_checks(), out, width=WIDTH)
     lines = out.getvalue().splitlines()
     long = next(i for i, line in enumerate(lines) if "a-repository-with-a-long-name" in line)
     assert lines[long].endswith("a-repository-with-a-long-name")  # its message moved down
     message_at = lines[0].index("classic token")
     assert lines[long + 1] == " " * message_at + "lists secrets and reads the public key"
-    assert message_at <= 6 + render_status.SUBJECT_CAP + 2
+    assert message_at <= 6 + render_doctor.SUBJECT_CAP + 2
 
 
 def test_a_visibility_change_names_the_visibility_it_replaces() -> None:

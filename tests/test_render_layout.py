@@ -9,9 +9,12 @@ from collections.abc import Callable
 
 import pytest
 
-from provisioner import render, render_status
 from provisioner.apply import Outcome, Report
 from provisioner.plan import Change, Plan
+from provisioner.render import doctor as render_doctor
+from provisioner.render import plan as render_plan
+from provisioner.render import status as render_status
+from provisioner.render import text as render_text
 from tests.test_render import ORG, a_plan, some_checks, some_statuses
 
 WIDTHS = [40, 60, 80, 120, 200]
@@ -32,10 +35,10 @@ def a_report() -> Report:
 
 
 DRAWINGS: dict[str, Draw] = {
-    "plan": lambda out, width: render.write_plan(a_plan(), out, width=width),
+    "plan": lambda out, width: render_plan.write_plan(a_plan(), out, width=width),
     "status": lambda out, width: render_status.write_status(some_statuses(), out, width=width),
-    "doctor": lambda out, width: render_status.write_doctor(some_checks(), out, width=width),
-    "report": lambda out, width: render.write_report(a_report(), out, width=width),
+    "doctor": lambda out, width: render_doctor.write_doctor(some_checks(), out, width=width),
+    "report": lambda out, width: render_plan.write_report(a_report(), out, width=width),
 }
 
 
@@ -91,7 +94,7 @@ def test_a_word_longer_than_the_console_overflows_whole() -> None:
 
 def drawn_plan(plan: Plan, width: int) -> list[str]:
     out = io.StringIO()
-    render.write_plan(plan, out, width=width)
+    render_plan.write_plan(plan, out, width=width)
     return out.getvalue().splitlines()
 
 
@@ -106,15 +109,15 @@ def drawn_plan(plan: Plan, width: int) -> list[str]:
     ],
 )
 def test_wrap_breaks_only_between_words(text: str, width: int, expected: list[str]) -> None:
-    assert render.wrap(text, width) == expected
+    assert render_text.wrap(text, width) == expected
 
 
 def test_the_width_comes_from_columns_without_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "64")
-    assert render.make_console(io.StringIO()).width == 64
-    assert render.make_console(io.StringIO(), width=90).width == 90
+    assert render_text.make_console(io.StringIO()).width == 64
+    assert render_text.make_console(io.StringIO(), width=90).width == 90
     out = io.StringIO()
-    render.write_plan(a_plan(), out)
+    render_plan.write_plan(a_plan(), out)
     lines = out.getvalue().splitlines()
     assert max(len(line) for line in lines) <= 64
     assert max(len(line) for line in drawn("plan", 200)) > 64  # it would not fit otherwise

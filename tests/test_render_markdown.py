@@ -11,7 +11,7 @@ import pytest
 
 from provisioner.domain import TargetRef
 from provisioner.plan import Change, MassDelete, Plan
-from provisioner.render_markdown import code, escape, write_markdown
+from provisioner.render.markdown import code, escape, write_markdown
 from tests.test_render import ORG, SNAPSHOTS, Tty, a_plan
 
 UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")

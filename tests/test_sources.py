@@ -139,7 +139,7 @@ def test_each_source_is_read_once_and_only_when_asked(tmp_path: Path) -> None:
 def test_aws_sources_without_boto3_say_what_to_install(
     tmp_path: Path, source: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from provisioner.aws import Aws
+    from provisioner.sources.aws import Aws
 
     monkeypatch.setitem(sys.modules, "boto3", None)  # as if boto3 were not installed
     with pytest.raises(SourceError, match=r"needs boto3: pip install 'provisioner\[aws\]'"):

@@ -9,17 +9,19 @@ from __future__ import annotations
 import os
 import sys
 
-from provisioner import desired, doctor, registry_login, render_status, shadowing
+from provisioner import desired
 from provisioner.commands.options import Options
 from provisioner.config import Config, load_config
 from provisioner.desired import check_selection, uses_aws
-from provisioner.doctor import Check
+from provisioner.doctor import checks, login, shadowing
+from provisioner.doctor.checks import Check
 from provisioner.domain import Selection, TargetRef
 from provisioner.errors import EXIT_ERROR, EXIT_OK, ProvisionError
 from provisioner.factory import make_client, make_resolver
+from provisioner.github.repos import RepoIndex
 from provisioner.observe import observe
-from provisioner.render import progress
-from provisioner.repos import RepoIndex
+from provisioner.render.doctor import doctor_data, write_doctor
+from provisioner.render.text import progress, write_json
 
 
 def _github_checks(options: Options, config: Config, selection: Selection) -> list[Check]:
@@ -40,36 +42,34 @@ def _github_checks(options: Options, config: Config, selection: Selection) -> li
         "Reading GitHub", len(targets), enabled=not options.json, no_color=options.no_color
     ) as advance:
         observed = observe(client, index, targets, wanted, on_done=lambda _t: advance())
-    per_target = [doctor.target_check(client, observed[t]) for t in targets]
+    per_target = [checks.target_check(client, observed[t]) for t in targets]
     shadows = shadowing.shadow_checks(client, index, observed, wanted)
     # The token check comes first but is made last: classic scopes come with any answer.
-    return [doctor.token_check(client, os.environ), *per_target, *shadows]
+    return [checks.token_check(client, os.environ), *per_target, *shadows]
 
 
 def _registry_checks(config: Config, selection: Selection) -> list[Check]:
-    ids = doctor.registries_in(config, selection)
+    ids = checks.registries_in(config, selection)
     try:
         resolver = make_resolver(config)
     except ProvisionError as e:
         return [Check("registry", r, "fail", str(e), "install what it names") for r in ids]
     swap_token = None
     if uses_aws(config):
-        from provisioner.aws import Aws
+        from provisioner.sources.aws import Aws
 
         swap_token = Aws().swap_token
-    return [
-        doctor.registry_check(r, config, resolver, registry_login.login, swap_token) for r in ids
-    ]
+    return [checks.registry_check(r, config, resolver, login.login, swap_token) for r in ids]
 
 
-def run(options: Options) -> int:
+def doctor(options: Options) -> int:
     """Run every check, render them, exit 1 if any failed."""
     selection = Selection.of(options.targets, options.registries)
     config = load_config(options.config)
     check_selection(selection, config)
-    checks = _github_checks(options, config, selection) + _registry_checks(config, selection)
+    found = _github_checks(options, config, selection) + _registry_checks(config, selection)
     if options.json:
-        render_status.write_json(render_status.doctor_data(checks), sys.stdout)
+        write_json(doctor_data(found), sys.stdout)
     else:
-        render_status.write_doctor(checks, sys.stdout, no_color=options.no_color)
-    return EXIT_ERROR if any(c.status == "fail" for c in checks) else EXIT_OK
+        write_doctor(found, sys.stdout, no_color=options.no_color)
+    return EXIT_ERROR if any(c.status == "fail" for c in found) else EXIT_OK

@@ -9,10 +9,10 @@ from pathlib import Path
 from provisioner import desired, output
 from provisioner.config import load_config
 from provisioner.errors import EXIT_OK, ConfigError
-from provisioner.render import plural, write_json
+from provisioner.render.text import plural, write_json
 
 
-def run(path: Path, *, json_output: bool = False) -> int:
+def validate(path: Path, *, json_output: bool = False) -> int:
     """Check the config; print every problem at once (``file:line:column: message``)."""
     try:
         config = load_config(path)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from provisioner.aws import Aws
+from provisioner.sources.aws import Aws
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"

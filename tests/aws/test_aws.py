@@ -13,10 +13,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from provisioner.aws import Aws
 from provisioner.config import SecretsManagerSource, SsmSource
 from provisioner.errors import SourceError
 from provisioner.sources import EcrTokenPart, Resolver
+from provisioner.sources.aws import Aws
 from tests.aws.conftest import ACCOUNT, REGION, EcrExpiry
 
 OTHER = "210987654321"

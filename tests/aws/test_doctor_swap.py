@@ -9,12 +9,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from provisioner import doctor
-from provisioner.aws import Aws
 from provisioner.config import load_config
-from provisioner.registry_login import LoginResult
+from provisioner.doctor import checks as doctor
+from provisioner.doctor.login import LoginResult
 from provisioner.secret import SecretValue
 from provisioner.sources import Resolver
+from provisioner.sources.aws import Aws
 from tests.aws.conftest import ACCOUNT, REGION
 
 HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"

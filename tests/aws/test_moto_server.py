@@ -143,7 +143,7 @@ def test_boto3_is_imported_only_when_a_config_uses_aws(
 
 @pytest.mark.parametrize("region", ["cn-north-1", "us-gov-west-1"])
 def test_registry_host_follows_the_partition(region: str) -> None:
-    from provisioner.aws import Aws
+    from provisioner.sources.aws import Aws
 
     suffix = {"cn-north-1": "amazonaws.com.cn", "us-gov-west-1": "amazonaws.com"}[region]
     assert Aws().registry_host(ACCOUNT, region) == f"{ACCOUNT}.dkr.ecr.{region}.{suffix}"

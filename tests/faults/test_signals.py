@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from provisioner import engine
+from provisioner import planner
 from provisioner.apply import ABANDONED
 from provisioner.cli import main
 from tests.e2e import Cli
@@ -198,7 +198,7 @@ def test_main_ends_the_run_on_a_signal_and_restores_the_previous_handlers(
         time.sleep(5)  # the handler runs in this thread, at once
         raise AssertionError("the signal did not stop the run")
 
-    monkeypatch.setattr(engine, "make_plan", planning)
+    monkeypatch.setattr(planner, "make_plan", planning)
     monkeypatch.setenv("GH_TOKEN", "t")
     monkeypatch.setenv("ACR_PASSWORD", "x")
     code = main(offline_plan(tmp_path))

@@ -1,8 +1,8 @@
-"""Renderers for ``status`` and ``doctor``: text tables (through Rich) and JSON documents.
+"""``status`` as text tables (through Rich) and as its JSON document.
 
-Like the plan's renderers: plain values in, an injected stream out, the same characters with
-or without colour, laid out for the console's width with the helpers of :mod:`render`. Never
-a value: only names, ages, policies and check messages.
+Like the plan's renderer: plain values in, an injected stream out, the same characters with
+or without colour, laid out for the console's width with :mod:`provisioner.render.text`.
+Never a value: only names, ages and policies.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
-from provisioner.render import (
+from provisioner.render.text import (
     FORMAT_VERSION,
     GAP,
     MIN_LAST,
@@ -34,18 +34,11 @@ from provisioner.status import RegistryStatus, SecretStatus, TargetStatus
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from provisioner.doctor import Check
-
-__all__ = ["doctor_data", "status_data", "write_doctor", "write_json", "write_status"]
+__all__ = ["status_data", "write_json", "write_status"]
 
 ROTATION_STYLES = {"ok": "green", "due": "yellow", "expired": "bold red", "missing": "red"}
-CHECK_STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 HEADER = ("REGISTRY", "SECRET", "EXISTS", "AGE", "MANAGED", "ROTATION")
 INDENT = 2
-SUBJECT_CAP = 32
-"""The doctor's subject column is at most this wide, or a quarter of a wider console (and
-never over two fifths of it): one long subject must not push every message to the right."""
-FIX_INDENT = 6
 
 
 def _seconds(age: timedelta | None) -> int | None:
@@ -234,52 +227,3 @@ def write_status(
     bad = c["missing"] or c["due"] or c["expired"] or c["unreadable"]
     for line in hanging(0, "", summary, w, "bold yellow" if bad else "bold"):
         console.print(line)
-
-
-def doctor_data(checks: list[Check]) -> dict[str, Any]:
-    return {
-        "format_version": FORMAT_VERSION,
-        "checks": [
-            {
-                "check": c.check,
-                "subject": c.subject,
-                "status": c.status,
-                "message": c.message,
-                **({"fix": c.fix} if c.fix else {}),
-            }
-            for c in checks
-        ],
-        "summary": {s: sum(1 for c in checks if c.status == s) for s in ("ok", "warn", "fail")},
-    }
-
-
-def write_doctor(
-    checks: list[Check], out: TextIO, *, no_color: bool = False, width: int | None = None
-) -> None:
-    """One line per check (status, subject, message), a ``fix:`` line under each problem.
-
-    The subject column is capped: a longer subject puts its message on the next line.
-    """
-    console = make_console(out, no_color=no_color, width=width)
-    w = console.width
-    rows: list[list[Cell]] = [
-        [
-            (c.status.ljust(4), CHECK_STYLES[c.status]),
-            (f"{c.check} {c.subject}".strip(), ""),
-            (c.message, ""),
-        ]
-        for c in checks
-    ]
-    starts = column_starts(rows, cap=min(max(SUBJECT_CAP, w // 4), w * 2 // 5))
-    for check, row in zip(checks, rows, strict=True):
-        lines = layout_row(row, starts, w, FIX_INDENT)
-        if check.fix and check.status != "ok":
-            lines += hanging(FIX_INDENT, "fix: ", check.fix, w, "dim")
-        for line in lines:
-            console.print(line)
-    counts = doctor_data(checks)["summary"]
-    summary = (
-        f"Doctor: {counts['ok']} ok, {plural(counts['warn'], 'warning')}, {counts['fail']} failed."
-    )
-    console.print()
-    console.print(text_of((summary, "bold red" if counts["fail"] else "bold")))

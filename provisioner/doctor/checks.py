@@ -18,16 +18,16 @@ from typing import Literal as Lit
 from provisioner.config import Config
 from provisioner.config.rules import GITHUB_PACKAGE_HOSTS, is_private_ecr_host, server_host
 from provisioner.desired import ECR_USER, registry_values
+from provisioner.doctor.login import LoginResult
 from provisioner.domain import ObservedTarget, Selection, TargetRef
 from provisioner.errors import GitHubError, SourceError
 from provisioner.github import permissions
 from provisioner.github.client import GitHubClient
-from provisioner.registry_login import LoginResult
 from provisioner.secret import SecretValue
 from provisioner.sources import Resolver
 
 if TYPE_CHECKING:
-    from provisioner.aws import EcrToken
+    from provisioner.sources.aws import EcrToken
 
 Status = Lit["ok", "warn", "fail"]
 Login = Callable[[str, SecretValue, SecretValue], LoginResult]

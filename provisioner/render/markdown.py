@@ -13,7 +13,7 @@ from itertools import groupby
 from typing import TextIO
 
 from provisioner.plan import Change, Plan
-from provisioner.render import reasons_text, summary_line
+from provisioner.render.plan import reasons_text, summary_line
 
 TITLE = "### provision plan"
 SPECIALS = frozenset("\\`*_[]<>|#~&")

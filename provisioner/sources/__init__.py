@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from provisioner import command, output
+from provisioner import output
 from provisioner.config import (
     CommandSource,
     EnvSource,
@@ -30,6 +30,7 @@ from provisioner.config import (
 )
 from provisioner.errors import SourceError
 from provisioner.secret import SecretValue
+from provisioner.sources import process
 
 MAX_SOURCE_BYTES: Final = 1024 * 1024
 """No value source may produce more than 1 MiB (GitHub's limit is 48 KB anyway)."""
@@ -221,14 +222,14 @@ class Resolver:
         env = command_environment(self._environ)
         try:
             # Read as it comes, killed past the cap or the timeout (bounded memory and time).
-            done = command.run(argv, self._base_dir, source.timeout, MAX_SOURCE_BYTES, env=env)
+            done = process.run(argv, self._base_dir, source.timeout, MAX_SOURCE_BYTES, env=env)
         except FileNotFoundError:
             raise SourceError(f"{what}: program not found") from None
         except PermissionError:
             raise SourceError(f"{what}: not executable") from None
-        except command.CommandTimeout:
+        except process.CommandTimeout:
             raise SourceError(f"{what}: timed out after {source.timeout:g}s") from None
-        except command.CommandOutputTooLarge:
+        except process.CommandOutputTooLarge:
             raise SourceError(
                 f"{what}: printed more than {MAX_SOURCE_BYTES} bytes; stopped it"
             ) from None

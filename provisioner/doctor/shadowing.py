@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from provisioner.desired import DesiredSecret
-from provisioner.doctor import Check
+from provisioner.doctor.checks import Check
 from provisioner.domain import ObservedTarget, TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.client import GitHubClient
+from provisioner.github.repos import RepoIndex
 from provisioner.naming import parse_registry_secret
-from provisioner.repos import RepoIndex
 
 MAX_EXTRA_REPOSITORIES: Final = 30
 """At most this many unconfigured repositories are read for shadowing secrets."""

@@ -1,12 +1,14 @@
-"""The core of ``plan`` and ``apply``: config -> desired -> observed -> plan -> apply.
+"""The planner: config -> desired -> observed -> plan, reading GitHub and the sources.
 
-Plain functions over their collaborators (client, resolver, state), which the CLI builds
-through one factory and tests replace.
+:func:`make_plan` is the one impure step before the pure :func:`provisioner.plan.diff`: it
+reads what GitHub holds and, only where the plan needs them, the values. Its collaborators
+(the GitHub client, the resolver, the state) come in an :class:`Inputs`, which the commands
+build through one factory and tests replace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -16,15 +18,15 @@ from provisioner.desired import DesiredSecret
 from provisioner.domain import ObservedTarget, Selection, StateEntry, StateKey, TargetRef
 from provisioner.errors import GitHubError, ProvisionError
 from provisioner.github.client import GitHubClient
+from provisioner.github.repos import RepoIndex
 from provisioner.observe import in_parallel, observe
 from provisioner.plan import Change, Plan, diff
-from provisioner.repos import RepoIndex
 from provisioner.sources import Resolver, describe
 
 
 @dataclass
-class Run:
-    """Everything one plan/apply run needs, built once by the CLI's factory."""
+class Inputs:
+    """What one plan is computed from, built once per command by the factory."""
 
     config: Config
     client: GitHubClient
@@ -40,21 +42,30 @@ class Run:
         return self.index
 
 
-def targets_to_observe(run: Run) -> list[TargetRef]:
-    """Configured targets and targets known only from state (removed from the config)."""
-    configured = [TargetRef.of(t) for t in run.config.targets]
-    from_state = sorted({target for target, _ in run.state} - set(configured))
-    return [t for t in dict.fromkeys([*configured, *from_state]) if run.selection.wants_target(t)]
+def targets_to_observe(
+    configured: Iterable[TargetRef], recorded: Iterable[StateKey], selection: Selection
+) -> list[TargetRef]:
+    """The configured targets, then those known only from the state (removed from the config:
+    their secrets are to be deleted), as the selection narrows them."""
+    wanted = list(configured)
+    from_state = sorted({target for target, _ in recorded} - set(wanted))
+    return [t for t in dict.fromkeys([*wanted, *from_state]) if selection.wants_target(t)]
+
+
+def observed_targets(inputs: Inputs) -> list[TargetRef]:
+    """:func:`targets_to_observe` of a plan's inputs."""
+    configured = [TargetRef.of(t) for t in inputs.config.targets]
+    return targets_to_observe(configured, inputs.state, inputs.selection)
 
 
 def _resolve_access(
-    run: Run, wanted: Sequence[DesiredSecret], targets: set[TargetRef]
+    inputs: Inputs, wanted: Sequence[DesiredSecret], targets: set[TargetRef]
 ) -> tuple[list[DesiredSecret], dict[TargetRef, str]]:
     """Expand each observed target's repository patterns (globs list the owner once).
 
     The owners' listings are reads of different owners: they overlap, bounded like observation.
     """
-    index = run.repo_index()
+    index = inputs.repo_index()
     patterns = {d.target: d.access.patterns for d in wanted if d.target in targets}
 
     def expand(target: TargetRef) -> tuple[tuple[str, ...] | None, str | None]:
@@ -76,7 +87,7 @@ def _resolve_access(
 
 
 def make_plan(
-    run: Run,
+    inputs: Inputs,
     *,
     prune: bool = False,
     force_rotate: bool = False,
@@ -86,36 +97,36 @@ def make_plan(
 
     ``on_observed`` is called as each target's read finishes (the progress bar).
     """
-    targets = targets_to_observe(run)
-    not_mine = _foreign_users(run.client, targets)
+    targets = observed_targets(inputs)
+    not_mine = _foreign_users(inputs.client, targets)
     targets = [t for t in targets if t not in not_mine]
-    wanted, failed = _resolve_access(run, desired.build(run.config), set(targets))
+    wanted, failed = _resolve_access(inputs, desired.build(inputs.config), set(targets))
     failed.update(not_mine)
-    index = run.repo_index()
+    index = inputs.repo_index()
     readable = [t for t in targets if t not in failed]
     # Only the selected registries' policies are read (a --registry rotation reads its own).
-    relevant = [d for d in wanted if run.selection.wants_registry(d.registry)]
-    observed = observe(run.client, index, readable, relevant, on_done=on_observed)
+    relevant = [d for d in wanted if inputs.selection.wants_registry(d.registry)]
+    observed = observe(inputs.client, index, readable, relevant, on_done=on_observed)
     for target, message in failed.items():
         observed[target] = ObservedTarget(target=target, error=message)
 
     def same_value(d: DesiredSecret, s: StateEntry) -> bool:
         if s.fingerprint is None:
             return False
-        return crypto.matches(run.resolver.resolve(d.value), s.fingerprint)
+        return crypto.matches(inputs.resolver.resolve(d.value), s.fingerprint)
 
     plan = diff(
         wanted,
         observed,
-        run.state,
-        run.now(),
+        inputs.state,
+        inputs.now(),
         same_value,
-        configured=[TargetRef.of(t) for t in run.config.targets],
-        selection=run.selection,
+        configured=[TargetRef.of(t) for t in inputs.config.targets],
+        selection=inputs.selection,
         prune=prune,
         force_rotate=force_rotate,
     )
-    return _read_values(run, _check_repositories(run, plan))
+    return _read_values(inputs, _check_repositories(inputs, plan))
 
 
 def _foreign_users(client: GitHubClient, targets: Sequence[TargetRef]) -> dict[TargetRef, str]:
@@ -143,7 +154,7 @@ def _foreign_users(client: GitHubClient, targets: Sequence[TargetRef]) -> dict[T
     return refused
 
 
-def _read_values(run: Run, plan: Plan) -> Plan:
+def _read_values(inputs: Inputs, plan: Plan) -> Plan:
     """Read now each value the plan would write: once per source (apply reuses it), masked in
     GitHub Actions, a swap key ID's ASIA warning shown with the plan; a value that cannot be
     read, or is over GitHub's 48 KB, is a plan error naming the secrets that need it.
@@ -157,7 +168,7 @@ def _read_values(run: Run, plan: Plan) -> Plan:
         if not change.writes_value or change.desired is None:
             continue
         try:
-            value = run.resolver.resolve(change.desired.value)
+            value = inputs.resolver.resolve(change.desired.value)
             crypto.check_size(value, describe(change.desired.value))
         except ProvisionError as e:
             errors.setdefault(str(e), []).append((change.target, change.secret))
@@ -175,9 +186,9 @@ def _read_values(run: Run, plan: Plan) -> Plan:
     )
 
 
-def _check_repositories(run: Run, plan: Plan) -> Plan:
+def _check_repositories(inputs: Inputs, plan: Plan) -> Plan:
     """Resolve the IDs the writes will need now, so an unknown repository fails the plan."""
-    index = run.repo_index()
+    index = inputs.repo_index()
     bad: dict[TargetRef, str] = {}
     for change in plan.changes:
         if change.repositories is None or change.action == "delete" or change.target in bad:
