@@ -1,4 +1,5 @@
-"""Suite-wide guards: no test reaches the internet or the real home directory."""
+"""Suite-wide guards (no test reaches the internet or the real home directory), and the
+suite's shared fixtures, loaded from tests/support/ as plugins."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest_plugins = [
+    "tests.support.sandbox",
+    "tests.support.registry",
+    "tests.support.e2e",
+    "tests.support.stub_server",
+]
 
 _real_connect = socket.socket.connect
 _real_create_connection = socket.create_connection
@@ -71,18 +79,3 @@ def isolated_home(
     # for the whole suite, whatever terminal runs it; layout tests pass their own widths.
     monkeypatch.setenv("COLUMNS", "200")
     yield home
-
-
-from tests.registry.fixtures import docker_registry, token_registry  # noqa: E402, F401
-from tests.sandbox.conftest import GH, gh, sandbox, world  # noqa: E402, F401  (suite-wide fixtures)
-
-
-@pytest.fixture
-def cli(tmp_path: Path, gh: GH, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
-    """The CLI against a fresh sandbox, with the e2e config in ``tmp_path``."""
-    from tests.e2e import Cli, assert_bodies_match_openapi
-
-    harness = Cli(tmp_path, gh, capsys)
-    yield harness
-    # Every request body any end-to-end test sent must fit GitHub's OpenAPI description.
-    assert_bodies_match_openapi(harness.requests())

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provisioner.sandbox import Sandbox, load_world
-from tests.e2e import ACR_PASSWORD, CONFIG, Cli
-from tests.sandbox.conftest import GH
+from tests.support.e2e import ACR_PASSWORD, CONFIG, Cli
+from tests.support.sandbox import GH
 
 APP_ID, INSTALLATION = 4242, 777
 

@@ -24,7 +24,7 @@ from bench import worlds
 from bench.run import floors
 from provisioner.cli import main
 from provisioner.sandbox import Sandbox, load_world
-from tests.e2e import kinds
+from tests.support.e2e import kinds
 
 SHAPE = worlds.Shape(40)
 ORGS = len(SHAPE.orgs)  # 10: 5 by glob, 5 by 12 names

@@ -16,7 +16,7 @@ import pytest
 import vcr
 
 from provisioner import observe
-from tests.e2e import Cli
+from tests.support.e2e import Cli
 
 CASSETTES = Path(__file__).parent / "cassettes"
 

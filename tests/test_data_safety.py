@@ -11,7 +11,7 @@ from pathlib import Path
 
 from provisioner import crypto
 from provisioner.secret import SecretValue
-from tests.e2e import ACR_PASSWORD, CONFIG, Cli
+from tests.support.e2e import ACR_PASSWORD, CONFIG, Cli
 
 ORG_PREFIX = "/orgs/octo-org"
 REPO_PREFIX = "/repos/octo-org/legacy"

@@ -16,8 +16,8 @@ from provisioner.doctor import login as registry_login
 from provisioner.errors import SourceError
 from provisioner.secret import SecretValue
 from provisioner.sources import EcrTokenPart, Resolver
-from tests.registry.fixtures import PASSWORD, Registry, TokenRegistry
-from tests.sandbox.conftest import GH
+from tests.support.registry import PASSWORD, Registry, TokenRegistry
+from tests.support.sandbox import GH
 
 WRONG = "wrong-MARKER-password-0"
 

@@ -6,7 +6,14 @@ import json
 import stat
 from collections import Counter
 
-from tests.e2e import ACR_PASSWORD, CONFIG, HUB_TOKEN, Cli, assert_bodies_match_openapi, kinds
+from tests.support.e2e import (
+    ACR_PASSWORD,
+    CONFIG,
+    HUB_TOKEN,
+    Cli,
+    assert_bodies_match_openapi,
+    kinds,
+)
 
 
 def test_cold_apply_then_no_op_plan(cli: Cli) -> None:

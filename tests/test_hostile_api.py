@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.cli import main
-from tests.stub_server import Reply, StubServer, stub  # noqa: F401  (fixture)
+from tests.support.stub_server import Reply, StubServer
 
 CONFIG = """\
 version: 1

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import ACR_PASSWORD, CONFIG, Cli
+from tests.support.e2e import ACR_PASSWORD, CONFIG, Cli
 
 ROOT = Path(__file__).resolve().parents[1]
 NESTED = "version: 1\nregistries:\n  A: " + "[" * 5000 + "]" * 5000 + "\n"

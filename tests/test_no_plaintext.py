@@ -18,7 +18,7 @@ import pytest
 
 import provisioner.github.client  # noqa: F401  (sets PyGithub's log level on import: first)
 from provisioner.cli import app, main
-from tests.e2e import CONFIG, Cli
+from tests.support.e2e import CONFIG, Cli
 
 ENV_MARK = "env-MARKER-5a1"
 FILE_MARK = "file-MARKER-6b2"
@@ -148,7 +148,7 @@ def test_github_actions_masks_each_value_before_it_can_show(marked: Cli) -> None
 
 
 def test_cassettes_hold_no_value_and_no_ciphertext() -> None:
-    from tests.e2e import ACR_PASSWORD, HUB_TOKEN
+    from tests.support.e2e import ACR_PASSWORD, HUB_TOKEN
 
     cassettes = sorted(CASSETTES.glob("*.yaml"))
     assert cassettes

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.e2e import Cli
+from tests.support.e2e import Cli
 
 
 def test_writes_are_paced_and_reads_are_not(cli: Cli) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from provisioner.cli import main
 from provisioner.render.plan import REWRITE_NOTE
-from tests.e2e import CONFIG, Cli
+from tests.support.e2e import CONFIG, Cli
 
 ROTATING = """\
 version: 1

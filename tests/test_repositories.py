@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e import CONFIG, Cli
+from tests.support.e2e import CONFIG, Cli
 
 
 def test_glob_skips_archived_repositories(cli: Cli) -> None:

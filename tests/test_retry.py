@@ -23,7 +23,7 @@ from provisioner.github.retry import (
     make_retry,
 )
 from provisioner.secret import SecretValue
-from tests.stub_server import Reply, StubServer, stub  # noqa: F401  (fixture)
+from tests.support.stub_server import Reply, StubServer
 
 FAST = RetryPolicy(floor=0.05, backoff=0.01, jitter=0.01, cap=1.0, max_wait=30.0)
 ORG = TargetRef("org", "octo-org")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.e2e import ACR_PASSWORD, CONFIG, Cli
+from tests.support.e2e import ACR_PASSWORD, CONFIG, Cli
 
 ACR = ("org", "octo-org", "ACR_CONTAINER_REGISTRY_PASSWORD")
 EXPIRED_HELPER = '{command: [sh, -c, "echo expired >&2"]}'

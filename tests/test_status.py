@@ -11,7 +11,7 @@ import pytest
 
 from provisioner import status
 from provisioner.domain import ObservedSecret, ObservedTarget, Selection, StateEntry, TargetRef
-from tests.e2e import Cli
+from tests.support.e2e import Cli
 from tests.test_render import desired_for
 
 ORG = TargetRef("org", "octo-org")

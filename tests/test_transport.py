@@ -21,7 +21,7 @@ from provisioner.errors import GitHubError
 from provisioner.github.client import GitHubClient
 from provisioner.github.retry import BudgetedRetry, RetryPolicy, WaitBudget
 from provisioner.secret import SecretValue
-from tests.stub_server import Reply, StubServer, stub  # noqa: F401  (fixture)
+from tests.support.stub_server import Reply, StubServer
 from tests.test_retry import KEY, LIST, ORG, PUT, public_key
 
 FAST = RetryPolicy(floor=0.01, backoff=0.01, jitter=0.0, cap=0.1, max_wait=30.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e import CONFIG, Cli
+from tests.support.e2e import CONFIG, Cli
 
 
 def test_a_value_over_48_kb_is_an_error_at_plan_time(cli: Cli) -> None:

@@ -16,8 +16,8 @@ import boto3
 import pytest
 
 from tests.aws.conftest import ACCOUNT, REGION, EcrExpiry
-from tests.e2e import CONFIG as PLAIN_CONFIG
-from tests.e2e import Cli
+from tests.support.e2e import CONFIG as PLAIN_CONFIG
+from tests.support.e2e import Cli
 
 AWS_CONFIG = """\
 version: 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.aws.conftest import ACCOUNT, REGION, EcrExpiry
-from tests.e2e import Cli, assert_bodies_match_openapi
+from tests.support.e2e import Cli, assert_bodies_match_openapi
 
 TOKEN = "ECR_CONTAINER_REGISTRY_PASSWORD"
 HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"

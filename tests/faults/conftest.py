@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e import ACR_PASSWORD, HUB_TOKEN, Cli
+from tests.support.e2e import ACR_PASSWORD, HUB_TOKEN, Cli
 
 ROOT = Path(__file__).resolve().parents[2]
 Key = tuple[str, str, str]

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from provisioner.github.client import GitHubClient
-from tests.e2e import CONFIG, Cli, kinds
 from tests.faults.conftest import EXPECTED, assert_converged, faults, successful_puts, values
+from tests.support.e2e import CONFIG, Cli, kinds
 
 
 def test_secondary_limit_on_the_first_writes_is_retried_without_duplicates(fcli: Cli) -> None:

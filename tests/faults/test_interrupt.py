@@ -8,7 +8,6 @@ import signal
 
 import pytest
 
-from tests.e2e import Cli
 from tests.faults.conftest import (
     assert_converged,
     faults,
@@ -19,6 +18,7 @@ from tests.faults.conftest import (
     spawn_apply,
     wait_until,
 )
+from tests.support.e2e import Cli
 
 STOPS = [
     pytest.param(signal.SIGINT, 130, "interrupted", id="SIGINT"),

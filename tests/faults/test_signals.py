@@ -16,7 +16,6 @@ import pytest
 from provisioner import planner
 from provisioner.apply import ABANDONED
 from provisioner.cli import main
-from tests.e2e import Cli
 from tests.faults.conftest import (
     EXPECTED,
     assert_converged,
@@ -30,6 +29,7 @@ from tests.faults.conftest import (
     values,
     wait_until,
 )
+from tests.support.e2e import Cli
 from tests.test_cli import offline_plan
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import GH, seal
+from tests.support.sandbox import GH, seal
 
 ORG, REPO, USER = "/orgs/octo-org", "/repos/octo-org/api", "/user"
 API_ID = 1296269

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-DRIVER = Path(__file__).with_name("gh_driver.py")
+DRIVER = Path(__file__).parents[1] / "support" / "gh_driver.py"
 CODESPACES = ["--app", "codespaces"]
 ORG, LEGACY = ["--org", "octo-org"], ["--repo", "octo-org/legacy"]
 # Terminal-style output (100 columns): gh then follows selected_repositories_url, which the

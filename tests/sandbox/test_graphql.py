@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from provisioner.sandbox import Sandbox
-
-from .conftest import GH
+from tests.support.sandbox import GH
 
 API_ID, WEB_ID = 1296269, 1296270
 SUPPORTED = "only repository(owner:, name:) { databaseId } look-ups are supported"

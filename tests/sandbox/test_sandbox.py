@@ -17,8 +17,8 @@ import pytest
 from provisioner.errors import ProvisionError
 from provisioner.sandbox import Sandbox, World, load_world
 from provisioner.sandbox.server import check_loopback
-
-from .conftest import ADMIN, GH, seal
+from tests.support import openapi
+from tests.support.sandbox import ADMIN, GH, seal
 
 ORG = "/orgs/octo-org"
 REPO = "/repos/octo-org/api"
@@ -698,14 +698,7 @@ def test_serve_announces_url_and_stops_on_signals(signum: int, exit_code: int) -
 
 
 # -- responses match GitHub's OpenAPI description ---------------------------------------------
-SPEC_CANDIDATES = [
-    os.environ.get("GITHUB_OPENAPI_SUBSET", ""),
-    "/work/shared/github-openapi/codespaces-secrets.openapi.json",
-    str(
-        Path(__file__).resolve().parents[3]
-        / "shared/github-openapi/codespaces-secrets.openapi.json"
-    ),
-]
+SPEC_CANDIDATES = [os.environ.get("GITHUB_OPENAPI_SUBSET", ""), str(openapi.SPEC)]
 
 
 @pytest.fixture(scope="module")

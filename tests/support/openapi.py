@@ -8,12 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SPEC = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "github-openapi"
-    / "codespaces-secrets.openapi.json"
-)
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository's root; ``../shared`` beside it holds GitHub's OpenAPI description (CI)."""
+SPEC = ROOT.parent / "shared" / "github-openapi" / "codespaces-secrets.openapi.json"
 
 
 def available() -> bool:

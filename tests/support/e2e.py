@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from provisioner.cli import main
-from tests import openapi
-from tests.sandbox.conftest import GH
+from tests.support import openapi
+from tests.support.sandbox import GH
 
 CONFIG = """\
 version: 1
@@ -122,3 +123,12 @@ def assert_bodies_match_openapi(log: list[dict[str, Any]]) -> None:
         for e in openapi.request_body_errors(r["method"], r["path"], r["body"])
     ]
     assert errors == []
+
+
+@pytest.fixture
+def cli(tmp_path: Path, gh: GH, capsys: pytest.CaptureFixture[str]) -> Iterator[Cli]:
+    """The CLI against a fresh sandbox, with the e2e config in ``tmp_path``."""
+    harness = Cli(tmp_path, gh, capsys)
+    yield harness
+    # Every request body any end-to-end test sent must fit GitHub's OpenAPI description.
+    assert_bodies_match_openapi(harness.requests())

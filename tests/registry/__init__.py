@@ -1,1 +1,0 @@
-"""Container registry fixtures: the real distribution registry, and a token-auth server."""
