@@ -20,7 +20,7 @@ from types import FrameType
 from typing import Any, Final
 from typing import Literal as Lit
 
-from provisioner import crypto, observe, output, preflight
+from provisioner import crypto, output, preflight
 from provisioner.domain import ObservedSecret, StateEntry, StateKey, TargetRef
 from provisioner.errors import STOP_SIGNALS, GitHubError, ProvisionError, stop_exit
 from provisioner.github.client import GitHubClient
@@ -86,7 +86,10 @@ class Applier:
         state: dict[StateKey, StateEntry],
         save_state: Callable[[dict[StateKey, StateEntry]], None],
         on_change: Callable[[Outcome], None] | None = None,
+        fingerprints: crypto.Fingerprints | None = None,
     ) -> None:
+        """``fingerprints``: the run's memo (the planner's), so equal values share a salt."""
+        self._fingerprints = fingerprints or crypto.Fingerprints()
         self._client = client
         self._resolver = resolver
         self._index = index
@@ -136,7 +139,7 @@ class Applier:
     def _saving(self) -> Iterator[None]:
         """Read-backs overlap the next target's writes (they are reads of another target);
         whatever happens, the state holds every write read back when apply ends."""
-        workers = observe.MAX_WORKERS
+        workers = self._client.workers
         self._reads = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
         try:
             yield
@@ -291,7 +294,7 @@ class Applier:
         crypto.check_size(value, f"{target.label} {name}")
         with self._abandonable():  # the request, not the fingerprint of a write that landed
             self._client.put_secret(target, name, value, change.visibility, ids)
-        return crypto.fingerprint(value)
+        return self._fingerprints.fingerprint(value)
 
     def _read_back(self, target: TargetRef, written: dict[str, tuple[Change, str | None]]) -> None:
         """One list call for GitHub's updated_at of what was written; then save the state."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
+import threading
 from typing import Final
 
 import nacl.exceptions
@@ -49,13 +49,6 @@ def seal(value: SecretValue, public_key_b64: str, what: str = "secret") -> str:
     return base64.b64encode(sealed).decode("ascii")
 
 
-# One process is one run. Within it, every target that receives the same value shares one
-# fingerprint (one salt), and each (value, fingerprint) check is made once: a run writing one
-# registry to 1,000 targets then pays a few argon2id hashes instead of 9,000 (3 minutes on 2
-# cores). Still salted (per run) and memory-hard per guess, so DESIGN.md section 5 holds: the
-# only thing a state file now also shows is which entries were written with equal values in
-# the same run, and cracking one of them was already cracking all of them.
-MEMO_SIZE: Final = 4096
 _CURRENT_PREFIX: Final = (
     f"$argon2id$v=19$m={FINGERPRINT_MEMLIMIT // 1024},t={FINGERPRINT_OPSLIMIT},p=1$"
 )
@@ -75,12 +68,9 @@ def is_current(fingerprint: object) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=MEMO_SIZE)
 def fingerprint(value: SecretValue) -> str:
-    """A salted, memory-hard (argon2id) fingerprint of ``value`` for the state file.
-
-    Memoized per value for the run (see above): equal values share one salt.
-    """
+    """A salted, memory-hard (argon2id) fingerprint of ``value`` for the state file (a new
+    salt each call; :class:`Fingerprints` shares one per value within a run)."""
     digest: bytes = nacl.pwhash.argon2id.str(
         value.reveal().encode("utf-8"),
         opslimit=FINGERPRINT_OPSLIMIT,
@@ -89,9 +79,8 @@ def fingerprint(value: SecretValue) -> str:
     return digest.decode("ascii")
 
 
-@functools.lru_cache(maxsize=MEMO_SIZE)
 def matches(value: SecretValue, stored_fingerprint: str) -> bool:
-    """True when ``value`` is the value ``stored_fingerprint`` was made from (memoized)."""
+    """True when ``value`` is the value ``stored_fingerprint`` was made from."""
     if not is_current(stored_fingerprint):
         return False  # never computed with costs read from a file
     try:
@@ -102,3 +91,39 @@ def matches(value: SecretValue, stored_fingerprint: str) -> bool:
         )
     except (nacl.exceptions.InvalidkeyError, nacl.exceptions.CryptoError, UnicodeEncodeError):
         return False
+
+
+class Fingerprints:
+    """One run's fingerprint work, remembered for that run only (it lives on the run, never in
+    the process: it holds values, and is gone with the run).
+
+    Every target that receives one value in one run shares one fingerprint (one salt), and
+    each (value, fingerprint) check is made once: a run writing one registry to 1,000 targets
+    pays a few argon2id hashes instead of 9,000. Still salted and memory-hard per guess; the
+    only thing a state file also shows is which entries were written with equal values in the
+    same run, and cracking one of them was already cracking all of them.
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[SecretValue, str] = {}
+        self._checked: dict[tuple[SecretValue, str], bool] = {}
+        self._lock = threading.Lock()
+
+    def fingerprint(self, value: SecretValue) -> str:
+        with self._lock:
+            found = self._made.get(value)
+        if found is None:
+            found = fingerprint(value)
+            with self._lock:
+                found = self._made.setdefault(value, found)
+        return found
+
+    def matches(self, value: SecretValue, stored_fingerprint: str) -> bool:
+        key = (value, stored_fingerprint)
+        with self._lock:
+            found = self._checked.get(key)
+        if found is None:
+            found = matches(value, stored_fingerprint)
+            with self._lock:
+                self._checked[key] = found
+        return found

@@ -9,8 +9,9 @@ from collections.abc import Callable, Mapping
 from provisioner import output
 from provisioner.config import Config
 from provisioner.desired import uses_aws
+from provisioner.errors import UsageError
 from provisioner.github.auth import api_url, credentials
-from provisioner.github.client import GitHubClient
+from provisioner.github.client import GitHubClient, configure_logging
 from provisioner.sources import Resolver
 
 
@@ -28,13 +29,37 @@ def make_client(
     ``max_wait`` bounds the run's waiting on retries (``--max-wait``)."""
     env = dict(os.environ if environ is None else environ)
     url = api_url(flag_url, config.github.api_url, env)
+    configure_logging()
     logger: Callable[[str], None] | None = output.info if verbose else None
     client = GitHubClient(
-        credentials(env, url), url, write_interval=write_interval, logger=logger, environ=env
+        credentials(env, url),
+        url,
+        write_interval=write_interval,
+        logger=logger,
+        environ=env,
+        workers=read_concurrency(env),
     )
     if max_wait is not None:
         client.set_max_wait(max_wait)
     return client
+
+
+DEFAULT_READ_CONCURRENCY = 6
+"""Reads at once: GitHub allows 100 concurrent requests; writes are always serial."""
+MAX_READ_CONCURRENCY = 32
+
+
+def read_concurrency(environ: Mapping[str, str]) -> int:
+    """``PROVISION_READ_CONCURRENCY`` (1 to 32), else the default."""
+    raw = environ.get("PROVISION_READ_CONCURRENCY", "").strip()
+    if not raw:
+        return DEFAULT_READ_CONCURRENCY
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_READ_CONCURRENCY:
+        raise UsageError(
+            f"PROVISION_READ_CONCURRENCY={raw!r}: expected a whole number from 1 to "
+            f"{MAX_READ_CONCURRENCY}"
+        )
+    return int(raw)
 
 
 def make_resolver(

@@ -13,16 +13,12 @@ from provisioner.errors import GitHubError
 from provisioner.github.client import GitHubClient
 from provisioner.github.repos import RepoIndex
 
-MAX_WORKERS = 6
-"""GitHub allows 100 concurrent requests; stay far below (reads only, writes are serial)."""
-
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def in_parallel(fn: Callable[[T], R], items: Sequence[T], workers: int | None = None) -> list[R]:
+def in_parallel(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
     """``[fn(item) for item in items]`` on at most ``workers`` threads (reads only), in order."""
-    workers = MAX_WORKERS if workers is None else workers
     if len(items) <= 1 or workers <= 1:
         return [fn(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
@@ -73,4 +69,5 @@ def observe(
             on_done(target)
         return result
 
-    return dict(zip(targets, in_parallel(one, targets, workers), strict=True))
+    count = client.workers if workers is None else workers
+    return dict(zip(targets, in_parallel(one, targets, count), strict=True))

@@ -7,10 +7,12 @@ needs to know, so sources are read lazily). No clock, no network, no environment
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal as Lit
+from typing import NamedTuple
 
 from provisioner.desired import DesiredSecret
 from provisioner.domain import (
@@ -26,7 +28,7 @@ from provisioner.errors import ProvisionError
 from provisioner.naming import parse_registry_secret
 
 Action = Lit["create", "update", "delete"]
-REASONS = (
+Reason = Lit[
     "missing",
     "rotation-due",
     "value-changed",
@@ -36,7 +38,9 @@ REASONS = (
     "repositories-changed",
     "not-desired",
     "prune",
-)
+]
+REASONS: tuple[Reason, ...] = typing.get_args(Reason)
+"""The reasons in the order a change lists them."""
 POLICY_ONLY = frozenset({"repositories-changed"})
 EXPIRY_MARGIN = timedelta(hours=1)
 """A value recorded to expire (an ECR token) is rotation-due this long before it lapses."""
@@ -64,7 +68,7 @@ class Change:
     target: TargetRef
     secret: str
     registry: str | None
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     visibility: str | None = None
     repositories: tuple[str, ...] | None = None
     desired: DesiredSecret | None = None
@@ -129,6 +133,20 @@ class MassDelete:
         )
 
 
+class TargetFailure(NamedTuple):
+    """A target the plan cannot change: it could not be read, or a check refused it."""
+
+    target: TargetRef
+    message: str
+
+
+class ValueProblem(NamedTuple):
+    """A value some changes would write that cannot be read or is too large."""
+
+    message: str
+    secrets: tuple[StateKey, ...]
+
+
 class PlanInvariantError(ProvisionError):
     """The planner produced a plan that would lose a secret: a bug, never applied."""
 
@@ -138,10 +156,10 @@ class Plan:
     changes: tuple[Change, ...] = ()
     unmanaged: tuple[Unmanaged, ...] = ()
     unchanged: int = 0
-    failed_targets: tuple[tuple[TargetRef, str], ...] = ()
+    failed_targets: tuple[TargetFailure, ...] = ()
     forget: tuple[StateKey, ...] = ()
     """State entries whose secret is gone and no longer desired (dropped on apply)."""
-    value_errors: tuple[tuple[str, tuple[StateKey, ...]], ...] = ()
+    value_errors: tuple[ValueProblem, ...] = ()
     """Values a change would write that cannot be read or are too large: (message, secrets)."""
     warnings: tuple[str, ...] = ()
     """Things the user should know that block nothing (a state entry that is no registry
@@ -171,8 +189,8 @@ def _same_repos(a: Iterable[str], b: Iterable[str]) -> bool:
     return sorted(x.lower() for x in a) == sorted(x.lower() for x in b)
 
 
-def _policy_reasons(d: DesiredSecret, o: ObservedSecret) -> list[str]:
-    reasons: list[str] = []
+def _policy_reasons(d: DesiredSecret, o: ObservedSecret) -> list[Reason]:
+    reasons: list[Reason] = []
     if d.target.scope == "org" and d.access.visibility != o.visibility:
         reasons.append("visibility-changed")
     elif d.repositories is not None and not _same_repos(d.repositories, o.repositories or ()):
@@ -187,8 +205,8 @@ def _update_reasons(
     now: datetime,
     same_value: ValueCheck,
     force_rotate: bool = False,
-) -> tuple[list[str], timedelta | None]:
-    reasons: list[str] = []
+) -> tuple[list[Reason], timedelta | None]:
+    reasons: list[Reason] = []
     age: timedelta | None = None
     if d.rotate_after is not None:
         age = now - last_written(o, s)[0]
@@ -214,7 +232,7 @@ def _update_reasons(
 def _change(
     action: Action,
     d: DesiredSecret,
-    reasons: Sequence[str],
+    reasons: Sequence[Reason],
     age: timedelta | None = None,
     previous: ObservedSecret | None = None,
 ) -> Change:
@@ -262,7 +280,7 @@ def diff(
         registry_id = registry or (parsed[0] if parsed else None)
         return selection.wants_target(target) and selection.wants_registry(registry_id)
 
-    failed = tuple((t, o.error) for t, o in sorted(observed.items()) if o.error is not None)
+    failed = [TargetFailure(t, o.error) for t, o in sorted(observed.items()) if o.error is not None]
     for d in desired:
         target = observed.get(d.target)
         if target is None or target.error is not None or not selected(d.target, d.name, d.registry):
@@ -351,7 +369,7 @@ def check_invariants(changes: Sequence[Change]) -> None:
 
 def _within_capacity(
     changes: list[Change], observed: Mapping[TargetRef, ObservedTarget]
-) -> tuple[list[Change], list[tuple[TargetRef, str]]]:
+) -> tuple[list[Change], list[TargetFailure]]:
     """Drop the changes of targets that would end past GitHub's 100 secrets (a target error)."""
     creates: dict[TargetRef, int] = {}
     deletes: dict[TargetRef, int] = {}
@@ -360,13 +378,13 @@ def _within_capacity(
             creates[c.target] = creates.get(c.target, 0) + 1
         elif c.action == "delete":
             deletes[c.target] = deletes.get(c.target, 0) + 1
-    over: list[tuple[TargetRef, str]] = []
+    over: list[TargetFailure] = []
     for target, count in creates.items():
         held = len(observed[target].secrets) if target in observed else 0
         after = held + count - deletes.get(target, 0)
         if after > MAX_SECRETS_PER_TARGET:
             over.append(
-                (
+                TargetFailure(
                     target,
                     f"{target.label}: the plan would leave {after} Codespaces secrets there "
                     f"({held} now, {count} to create); GitHub allows at most "

@@ -20,7 +20,7 @@ from provisioner.errors import GitHubError, ProvisionError
 from provisioner.github.client import GitHubClient
 from provisioner.github.repos import RepoIndex
 from provisioner.observe import in_parallel, observe
-from provisioner.plan import Change, Plan, diff
+from provisioner.plan import Change, Plan, TargetFailure, ValueProblem, diff
 from provisioner.sources import Resolver, describe
 
 
@@ -35,6 +35,8 @@ class Inputs:
     selection: Selection = field(default_factory=Selection)
     now: Callable[[], datetime] = field(default=lambda: datetime.now().astimezone())
     index: RepoIndex | None = None
+    fingerprints: crypto.Fingerprints = field(default_factory=crypto.Fingerprints)
+    """The run's fingerprint memo, shared by the plan's checks and the applier's writes."""
 
     def repo_index(self) -> RepoIndex:
         if self.index is None:
@@ -75,7 +77,9 @@ def _resolve_access(
         except GitHubError as e:
             return None, str(e)
 
-    results = dict(zip(patterns, in_parallel(expand, list(patterns)), strict=True))
+    results = dict(
+        zip(patterns, in_parallel(expand, list(patterns), inputs.client.workers), strict=True)
+    )
     failed = {t: error for t, (_, error) in results.items() if error is not None}
     out = [
         d
@@ -95,6 +99,17 @@ def make_plan(
 ) -> Plan:
     """Read GitHub (and only the sources the plan needs) and compute the plan.
 
+    The steps depend on each other in this order, which must be kept:
+
+    1. user targets that are not the token's user fail before anything of theirs is read;
+    2. repository patterns are expanded (globs list their owner, filling the repository index);
+    3. observation reads each target's secrets and the selected repositories of the managed
+       ones (teaching the index the IDs GitHub already reports);
+    4. the pure diff;
+    5. the repository IDs the writes will need are resolved (from the index filled by 2 and 3,
+       else one look-up or listing), so an unknown repository fails the plan, not the apply;
+    6. the values the changes write are read (last: nothing is read for a target that failed).
+
     ``on_observed`` is called as each target's read finishes (the progress bar).
     """
     targets = observed_targets(inputs)
@@ -113,7 +128,7 @@ def make_plan(
     def same_value(d: DesiredSecret, s: StateEntry) -> bool:
         if s.fingerprint is None:
             return False
-        return crypto.matches(inputs.resolver.resolve(d.value), s.fingerprint)
+        return inputs.fingerprints.matches(inputs.resolver.resolve(d.value), s.fingerprint)
 
     plan = diff(
         wanted,
@@ -182,7 +197,7 @@ def _read_values(inputs: Inputs, plan: Plan) -> Plan:
     return replace(
         plan,
         changes=changes,
-        value_errors=tuple((m, tuple(keys)) for m, keys in errors.items()),
+        value_errors=tuple(ValueProblem(m, tuple(keys)) for m, keys in errors.items()),
     )
 
 
@@ -203,5 +218,7 @@ def _check_repositories(inputs: Inputs, plan: Plan) -> Plan:
     return replace(
         plan,
         changes=kept,
-        failed_targets=tuple(sorted([*plan.failed_targets, *bad.items()])),
+        failed_targets=tuple(
+            sorted([*plan.failed_targets, *(TargetFailure(t, m) for t, m in bad.items())])
+        ),
     )

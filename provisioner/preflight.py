@@ -56,6 +56,8 @@ def check(client: GitHubClient, plan: Plan) -> Mapping[TargetRef, str]:
     items = list(targets.items())
     return {
         target: found
-        for (target, _), found in zip(items, in_parallel(problem, items), strict=True)
+        for (target, _), found in zip(
+            items, in_parallel(problem, items, client.workers), strict=True
+        )
         if found is not None
     }

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import vcr
 
-from provisioner import observe
 from tests.support.e2e import Cli
 
 CASSETTES = Path(__file__).parent / "cassettes"
@@ -39,7 +38,7 @@ def _recorder(name: str) -> vcr.VCR:
 @pytest.mark.parametrize("name", ["cold-apply-then-no-op-plan.yaml"])
 def test_request_sequence_is_pinned(cli: Cli, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # vcrpy records from one thread at a time reliably; parallel reads are tested elsewhere.
-    monkeypatch.setattr(observe, "MAX_WORKERS", 1)
+    cli.env["PROVISION_READ_CONCURRENCY"] = "1"
     recorder = _recorder(name)
     with recorder.use_cassette(name) as cassette:
         code, out, err = cli.apply()

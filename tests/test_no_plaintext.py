@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import provisioner.github.client  # noqa: F401  (sets PyGithub's log level on import: first)
 from provisioner.cli import app, main
 from tests.support.e2e import CONFIG, Cli
 

@@ -21,17 +21,20 @@ def test_a_state_of_10000_secrets_loads_well_under_a_second(tmp_path: Path) -> N
     assert elapsed < 1.0  # about 40 ms here; the benchmark prints the figure
 
 
-def test_one_fingerprint_per_value_and_checks_are_remembered() -> None:
+def test_one_fingerprint_per_value_and_checks_are_remembered_per_run() -> None:
+    run = crypto.Fingerprints()
     value = SecretValue("scale-MARKER-value")
-    first = crypto.fingerprint(value)
+    first = run.fingerprint(value)
     # The N targets that receive one value in one run share one salted argon2id hash ...
-    assert crypto.fingerprint(SecretValue("scale-MARKER-value")) == first
+    assert run.fingerprint(SecretValue("scale-MARKER-value")) == first
     assert first.startswith("$argon2id$") and "MARKER" not in first
     # ... while another value gets its own salt.
-    other = crypto.fingerprint(SecretValue("scale-MARKER-other"))
+    other = run.fingerprint(SecretValue("scale-MARKER-other"))
     assert other.split("$")[4] != first.split("$")[4]
-    assert crypto.matches(value, first) and not crypto.matches(value, other)
+    assert run.matches(value, first) and not run.matches(value, other)
     start = time.perf_counter()
     for _ in range(200):  # 200 uncached argon2id checks would take about 5 s
-        assert crypto.matches(SecretValue("scale-MARKER-value"), first)
+        assert run.matches(SecretValue("scale-MARKER-value"), first)
     assert time.perf_counter() - start < 1.0
+    # Another run remembers nothing of this one: a new salt.
+    assert crypto.Fingerprints().fingerprint(value) != first

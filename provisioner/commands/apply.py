@@ -67,6 +67,7 @@ def _write(inputs: Inputs, result: Plan, options: Options, save: Callable[..., N
             inputs.state,
             save,
             on_change=on_change,
+            fingerprints=inputs.fingerprints,
         )
         return applier.apply(result)
 

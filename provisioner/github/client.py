@@ -66,10 +66,20 @@ class _NoBodies(logging.Filter):
         return True
 
 
-logging.getLogger("github.Requester").addFilter(_NoBodies())
-# PyGithub attaches a stderr handler at INFO to "github"; its retry chatter would duplicate
-# this client's own notices (WaitBudget.notify), so only its warnings are shown.
-logging.getLogger("github").setLevel(logging.WARNING)
+_NO_BODIES = _NoBodies()
+
+
+def configure_logging() -> None:
+    """PyGithub's loggers for a run of the CLI (called by it, never on import): request lines
+    without headers or bodies, and of its own chatter only warnings (PyGithub attaches a stderr
+    handler at INFO to "github"; its retry notices would duplicate this client's own)."""
+    requester = logging.getLogger("github.Requester")
+    if _NO_BODIES not in requester.filters:
+        requester.addFilter(_NO_BODIES)
+    github = logging.getLogger("github")
+    # PyGithub sets INFO on import; any other level was set on purpose (a test) and is kept.
+    if github.level in (logging.NOTSET, logging.INFO):
+        github.setLevel(logging.WARNING)
 
 
 def secrets_path(target: TargetRef) -> str:
@@ -100,6 +110,8 @@ class GitHubClient:
         self.base_url = base_url
         self.retry = retry or make_retry(RetryPolicy.from_env(environ))
         self.retry.budget.notify = output.warn
+        self.workers = workers
+        """How many reads may run at once (observation, preflight, read-backs)."""
         self._github = Github(
             auth=auth,
             base_url=base_url,
