@@ -20,6 +20,7 @@ from provisioner.config.rules import GITHUB_PACKAGE_HOSTS, is_private_ecr_host, 
 from provisioner.desired import ECR_USER, Selection, TargetRef, registry_values
 from provisioner.errors import GitHubError, SourceError
 from provisioner.github import permissions
+from provisioner.github.auth import DEFAULT_API_URL, token_variables
 from provisioner.github.client import GitHubClient
 from provisioner.plan import ObservedTarget
 from provisioner.registry_login import LoginResult
@@ -50,8 +51,8 @@ class Check:
     fix: str | None = None
 
 
-def token_source(environ: Mapping[str, str]) -> str:
-    for name in ("GH_TOKEN", "GITHUB_TOKEN", "GITHUB_APP_ID"):
+def token_source(environ: Mapping[str, str], url: str = DEFAULT_API_URL) -> str:
+    for name in (*token_variables(url), "GITHUB_APP_ID"):
         if environ.get(name, "").strip():
             return name
     return "gh auth token"
@@ -60,7 +61,7 @@ def token_source(environ: Mapping[str, str]) -> str:
 def token_check(client: GitHubClient, environ: Mapping[str, str]) -> Check:
     """The token's kind, where it came from, and (classic) its scopes."""
     kind = client.token_kind
-    text = f"{KIND_NAMES[kind]} from {token_source(environ)}"
+    text = f"{KIND_NAMES[kind]} from {token_source(environ, client.base_url)}"
     if client.scopes is not None:
         text += f"; scopes: {', '.join(sorted(client.scopes)) or 'none'}"
     if kind == "actions":
