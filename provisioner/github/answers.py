@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from provisioner.desired import TargetRef
 from provisioner.errors import GitHubError
@@ -147,3 +148,23 @@ def parse_repo(item: Any, target: TargetRef | None) -> Repo:
 
 def target_prefix(target: TargetRef | None) -> str:
     return f"{target.label}: " if target is not None else ""
+
+
+def request_line(
+    verb: str, url: str, params: Mapping[str, Any] | None, status: int | None, seconds: float
+) -> str:
+    """What ``-v`` prints for one request: method, full URL, final status, duration.
+
+    Never a body or a header; credentials in the URL (``user:pass@``) are left out.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    query = parts.query
+    if params:
+        query = "&".join(q for q in (query, urlencode(params)) if q)
+    shown = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    answer = str(status) if status is not None else "failed"
+    return f"{verb} {shown} {answer} ({seconds * 1000:.0f} ms)"

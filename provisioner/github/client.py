@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -38,6 +39,7 @@ from provisioner.github.answers import (
     parse_json,
     parse_repo,
     parse_timestamp,
+    request_line,
     target_prefix,
 )
 from provisioner.github.retry import (
@@ -159,16 +161,17 @@ class GitHubClient:
         """One request (retried per the policy); the lower-cased headers and the JSON answer."""
         if target is not None and (problem := self.permission_problem(target)):
             raise GitHubError(problem)
-        if self._log is not None:
-            self._log(f"{verb} {url}")
         where, path = target_prefix(target), urlsplit(url).path
         budget = self.retry.budget
         budget.begin()
+        started, answered = time.monotonic(), None
         try:
             status, raw_headers, text = self._requester.requestJson(
                 verb, url, parameters=params, input=body
             )
+            answered = status
         except GithubException as e:  # GithubRetry's verdict on a 403 that is no rate limit
+            answered = e.status
             self._note_scopes(e.headers)
             message = explain(
                 e.status,
@@ -202,6 +205,11 @@ class GitHubClient:
             raise GitHubError(
                 f"{where}{verb} {path}: GitHub's answer has malformed headers"
             ) from None
+        finally:  # -v: once answered (or given up), with the final status; retries included
+            if self._log is not None:
+                absolute = url if "://" in url else self.base_url + url
+                seconds = time.monotonic() - started
+                self._log(request_line(verb, absolute, params, answered, seconds))
         headers = {str(k).lower(): v for k, v in (raw_headers or {}).items()}
         self._note_scopes(headers)
         data = parse_json(text)
