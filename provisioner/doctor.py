@@ -81,7 +81,7 @@ def target_check(client: GitHubClient, observed: ObservedTarget) -> Check:
     """Read access (the list and the public key) and what the token certainly lacks to write."""
     target = observed.target
     kind = client.token_kind
-    fix = f"give the token {permissions.needs(target.scope, kind)}"
+    fix = permissions.fix_for(target.scope, kind, client.scopes)
     if observed.error is not None:
         return Check("target", target.label, "fail", observed.error, fix)
     try:

@@ -130,3 +130,15 @@ def missing_for(
             lacks = needs(scope, kind)
             return f"{label}: permission denied: the token lacks {lacks}; its scopes: {have}"
     return None
+
+
+def fix_for(scope: Scope | str, kind: TokenKind, scopes: frozenset[str] | None) -> str | None:
+    """The fix for a target the token cannot use: the permission it needs, unless it has it.
+
+    A classic token whose scopes visibly include the level's gets no "give the token ..."
+    (GitHub answers 404 alike for a missing org and one whose plan has no Codespaces
+    secrets; the error says which, and adding a scope the token has would not help).
+    """
+    if kind == "classic" and scopes is not None and set(CLASSIC_SCOPES[scope]) & scopes:
+        return None
+    return f"give the token {needs(scope, kind)}"
