@@ -8,7 +8,8 @@ client's preflight and its 403/404 explanations) and for ``provision doctor``. T
 - :func:`parse_scopes` -- the ``X-OAuth-Scopes`` header of any response, as a set;
 - :func:`missing_for` -- ``None`` when nothing known is missing for a target, else a one-line
   reason naming the target and the missing permission;
-- :func:`needs` -- what a target level needs for a kind of token, in words.
+- :func:`needs` -- what a target level needs for a kind of token, in words;
+- :func:`fix_for` -- the "give the token ..." fix, unless the token visibly has that already.
 
 Classic scopes are known from response headers the run gets anyway; fine-grained and App
 permissions cannot be read from GitHub, so for those only what is certain is refused up front
