@@ -1,13 +1,25 @@
-"""Which hosts may be sent the token over plain http: loopback ones only (DESIGN.md section 6).
+"""Which API URLs the tool talks to, and which hosts may be sent the token (DESIGN.md section 6).
 
 One decision for every source of the API URL (``--api-url``, config ``github.api_url``,
-``GITHUB_API_URL``), so that no source can slip past it.
+``GITHUB_API_URL``, ``GH_HOST``), so that no source can slip past it:
+
+- :func:`check_api_url` -- the URL, or one line saying why not: not http(s), plain http off
+  loopback, or a web address (``https://github.com``) where the API's belongs;
+- :func:`api_url_for_host` -- ``GH_HOST`` (a web host, as gh takes it) to its API URL;
+- :func:`is_dotcom` -- whether a host is github.com's (its own tokens; no enterprise token).
 """
 
 from __future__ import annotations
 
 from ipaddress import ip_address
+from typing import Final
 from urllib.parse import urlsplit
+
+DOTCOM: Final = "github.com"
+LOCAL_DOTCOM: Final = "github.localhost"
+"""gh's name for a github.com running on the developer's machine (served over plain http)."""
+TENANCY: Final = "ghe.com"
+"""GHE.com: each enterprise's own subdomain, with its API at ``api.SUBDOMAIN.ghe.com``."""
 
 
 def is_loopback(host: str) -> bool:
@@ -30,6 +42,64 @@ def check_api_url(url: str) -> str:
         raise ValueError(f"{url!r} is not an http(s) URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise ValueError(f"{url!r} is not an http(s) URL")
+    # Before the scheme check: "http://github.com" is better answered with the right URL.
+    api = _api_of_web_host(host)
+    if api is not None:
+        owner = "GitHub's" if api == "https://api.github.com" else "a GHE.com"
+        raise ValueError(f"{url!r} is {owner} web address; the API is {api}")
     if parts.scheme == "http" and not is_loopback(host):
         raise ValueError(f"{url!r} must use https (plain http only for loopback hosts)")
     return url
+
+
+def _api_of_web_host(host: str) -> str | None:
+    """The API URL of a GitHub web host (github.com, SUBDOMAIN.ghe.com); None for any other.
+
+    Such a URL answers HTML (or redirects) to every API path, so a run against it would
+    only retry and then report "cannot reach": refused before any request, naming the API.
+    """
+    name = host.rstrip(".").lower()
+    if name in (DOTCOM, f"www.{DOTCOM}"):
+        return f"https://api.{DOTCOM}"
+    tenant = name.removesuffix(f".{TENANCY}")
+    if tenant != name and tenant and "." not in tenant:
+        return f"https://api.{name}"
+    return None
+
+
+def api_url_for_host(host: str) -> str:
+    """``GH_HOST`` to its API URL, by gh's rule (cli/cli ``internal/ghinstance.RESTPrefix``).
+
+    github.com and GHE.com hosts: ``https://api.HOST``; ``github.localhost``:
+    ``http://api.github.localhost``; any other host is GitHub Enterprise Server's
+    ``https://HOST/api/v3`` (which the caller refuses: it has no Codespaces).
+    ValueError (one line) for what is no host name, or an API host given as the web host.
+    """
+    name = host.strip().rstrip(".").lower()
+    if not name or any(c in name for c in "/:@ ") or name.startswith("."):
+        raise ValueError(
+            f"expected a host name such as github.com or acme.ghe.com, got {host!r} "
+            "(set GITHUB_API_URL for a full API URL)"
+        )
+    if name.startswith("api.") and not _is_enterprise_server(name):
+        web = name.removeprefix("api.")
+        raise ValueError(f"{host!r} is an API host; GH_HOST takes the web host: {web}")
+    if name == LOCAL_DOTCOM:
+        return f"http://api.{name}"
+    if _is_enterprise_server(name):
+        return f"https://{name}/api/v3"
+    return f"https://api.{name}"
+
+
+def is_dotcom(host: str) -> bool:
+    """github.com or a name under it (api.github.com), or gh's local ``github.localhost``.
+
+    gh uses ``GH_ENTERPRISE_TOKEN`` for every other host, and never for these.
+    """
+    name = host.rstrip(".").lower()
+    return any(name == h or name.endswith(f".{h}") for h in (DOTCOM, LOCAL_DOTCOM))
+
+
+def _is_enterprise_server(name: str) -> bool:
+    # gh's ghauth.IsEnterprise: neither github.com's (nor its local stand-in's) nor GHE.com's.
+    return not is_dotcom(name) and not name.endswith(f".{TENANCY}")

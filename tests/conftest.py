@@ -24,7 +24,10 @@ _real_create_connection = socket.create_connection
 CLEARED_ENV = (
     "GH_TOKEN",
     "GITHUB_TOKEN",
+    "GH_ENTERPRISE_TOKEN",
+    "GITHUB_ENTERPRISE_TOKEN",
     "GITHUB_API_URL",
+    "GH_HOST",
     "GITHUB_APP_ID",
     "GITHUB_APP_PRIVATE_KEY",
     "GITHUB_APP_PRIVATE_KEY_FILE",

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth
 
+from provisioner.cli import main
 from provisioner.errors import ProvisionError
-from provisioner.github.auth import api_url, credentials
+from provisioner.github.auth import api_url, credentials, token_variables
+from provisioner.sources import GITHUB_CREDENTIALS
+from tests.support.e2e import Cli
 
 
 @pytest.mark.parametrize(
@@ -78,3 +84,90 @@ def test_github_app_installation(tmp_path) -> None:  # type: ignore[no-untyped-d
         credentials(
             {"GITHUB_APP_ID": "1", "GITHUB_APP_INSTALLATION_ID": "2"}, "https://api.github.com"
         )
+
+
+# -- GH_ENTERPRISE_TOKEN / GITHUB_ENTERPRISE_TOKEN ------------------------------------------
+
+ALL = {
+    "GH_ENTERPRISE_TOKEN": "ghe-1",
+    "GITHUB_ENTERPRISE_TOKEN": "ghe-2",
+    "GH_TOKEN": "gh-3",
+    "GITHUB_TOKEN": "github-4",
+}
+
+
+def without(*names: str) -> dict[str, str]:
+    return {k: v for k, v in ALL.items() if k not in names}
+
+
+@pytest.mark.parametrize(
+    ("url", "env", "token"),
+    [
+        # github.com: the enterprise tokens are never read.
+        ("https://api.github.com", ALL, "gh-3"),
+        ("https://api.github.com", without("GH_TOKEN"), "github-4"),
+        ("http://api.github.localhost", ALL, "gh-3"),  # gh's local github.com
+        # Any other host (GHE.com, a sandbox on loopback): GH_ENTERPRISE_TOKEN first.
+        ("https://api.acme.ghe.com", ALL, "ghe-1"),
+        ("https://api.acme.ghe.com", without("GH_ENTERPRISE_TOKEN"), "ghe-2"),
+        ("https://api.acme.ghe.com", {"GH_ENTERPRISE_TOKEN": " ", "GH_TOKEN": "gh-3"}, "gh-3"),
+        ("https://api.acme.ghe.com", {"GITHUB_TOKEN": "github-4"}, "github-4"),
+        ("http://127.0.0.1:8080", ALL, "ghe-1"),
+    ],
+)
+def test_enterprise_tokens_first_off_github_com(url: str, env: dict[str, str], token: str) -> None:
+    auth = credentials(env, url)
+    assert isinstance(auth, Auth.Token) and auth.token == token
+
+
+def test_an_enterprise_token_alone_is_no_credential_for_github_com(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "")  # no gh
+    env = {"GH_ENTERPRISE_TOKEN": "ghe-1", "GITHUB_ENTERPRISE_TOKEN": "ghe-2"}
+    with pytest.raises(ProvisionError) as info:
+        credentials(env, "https://api.github.com")
+    assert str(info.value).startswith("no GitHub credentials: set GH_TOKEN or GITHUB_TOKEN, ")
+    with pytest.raises(ProvisionError) as info:
+        credentials({}, "https://api.acme.ghe.com")
+    assert str(info.value).startswith(
+        "no GitHub credentials: set GH_ENTERPRISE_TOKEN, GITHUB_ENTERPRISE_TOKEN, GH_TOKEN "
+        "or GITHUB_TOKEN, "
+    )
+
+
+def test_command_sources_never_see_a_variable_a_token_is_read_from() -> None:
+    every = set(token_variables("https://api.github.com") + token_variables("https://x.ghe.com"))
+    assert every == set(ALL) and every <= GITHUB_CREDENTIALS
+
+
+def sandbox_run(cli: Cli, *argv: str) -> tuple[int, str, str]:
+    """``provision COMMAND CONFIG --api-url SANDBOX ...`` for commands without --state."""
+    cli.capsys.readouterr()
+    saved = dict(os.environ)
+    os.environ.update(cli.env)
+    try:
+        code = main([argv[0], str(cli.config), "--api-url", cli.gh.sandbox.url, *argv[1:]])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    out, err = cli.capsys.readouterr()
+    return code, out, err
+
+
+def test_the_enterprise_token_is_the_one_sent_off_github_com(cli: Cli) -> None:
+    # The sandbox (loopback, not github.com) tells its tokens apart by kind and by rights.
+    cli.env |= {"GH_ENTERPRISE_TOKEN": "github_pat_fine", "GITHUB_ENTERPRISE_TOKEN": "ghp_no_org"}
+    code, _, err = cli("plan")
+    assert code == 0, err
+    assert {r["token_kind"] for r in cli.requests()} == {"fine-grained"}
+    code, out, _ = sandbox_run(cli, "doctor", "--json")
+    token = next(c for c in json.loads(out)["checks"] if c["check"] == "token")
+    assert token["message"] == "fine-grained personal access token from GH_ENTERPRISE_TOKEN"
+
+    del cli.env["GH_ENTERPRISE_TOKEN"]  # then GITHUB_ENTERPRISE_TOKEN, before GH_TOKEN
+    cli.reset_log()
+    code, _, err = cli("plan")
+    assert code == 1
+    assert "org:octo-org: permission denied: the token lacks the admin:org scope" in err
+    assert {r["token_kind"] for r in cli.requests()} == {"classic"}

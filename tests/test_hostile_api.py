@@ -5,13 +5,18 @@ Never a traceback, never an internal error, nothing written to the state, the ta
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from github.Auth import Token
 
 from provisioner.cli import main
+from provisioner.domain import TargetRef
+from provisioner.errors import GitHubError
+from provisioner.github.client import GitHubClient
 from tests.support.stub_server import Reply, StubServer
 
 CONFIG = """\
@@ -167,3 +172,55 @@ def test_a_hung_answer_gives_up_within_max_wait(stub: StubServer, provision: Pro
     assert len(errors) == 1 and "gave up waiting" in errors[0], err
     assert "exceed --max-wait 3s" in errors[0]
     assert elapsed < 15, elapsed
+
+
+# -- a 404 on the org's Codespaces secrets: the org's own page tells what it can ----------
+
+NOT_FOUND = Reply(404, {"message": "Not Found"}, {"X-OAuth-Scopes": "repo"})
+PLAN_OR_OWNER = (
+    "404: the organization exists, but its Codespaces secrets are not available: organization "
+    "Codespaces secrets need a plan that includes them (the org may be on GitHub Free), or the "
+    "token is not an owner of the org"
+)
+
+
+def test_a_404_names_admin_org_when_the_scopes_visibly_lack_it(
+    stub: StubServer, provision: Provision
+) -> None:
+    stub.route("GET", LIST, NOT_FOUND)
+    stub.route("GET", "/orgs/octo-org", Reply(200, {"login": "octo-org"}))
+    code, out, err = provision("plan")
+    check(
+        code,
+        out,
+        err,
+        f"org:octo-org: GET {LIST}: {PLAN_OR_OWNER}; and the token lacks the admin:org scope "
+        "(its scopes: repo)",
+    )
+
+
+def test_the_org_is_asked_about_once_per_run(stub: StubServer) -> None:
+    stub.route("GET", LIST, Reply(404, {"message": "Not Found"}))
+    stub.route("GET", KEY, Reply(404, {"message": "Not Found"}))
+    stub.route("GET", "/orgs/octo-org", Reply(200, {"login": "octo-org"}))
+    client = GitHubClient(Token("ghp_test"), stub.url, write_interval=0)
+    org = TargetRef("org", "octo-org")
+    for read in (client.list_secrets, client.public_key):
+        with pytest.raises(GitHubError, match=re.escape(PLAN_OR_OWNER)):
+            read(org)
+    assert stub.hits("GET", "/orgs/octo-org") == 1
+
+
+def test_when_the_org_page_cannot_be_read_nothing_is_told_apart(
+    stub: StubServer, provision: Provision
+) -> None:
+    stub.route("GET", LIST, Reply(404, {"message": "Not Found"}))
+    stub.route("GET", "/orgs/octo-org", Reply(403, {"message": "Forbidden"}))
+    code, out, err = provision("plan")
+    check(
+        code,
+        out,
+        err,
+        f"org:octo-org: GET {LIST}: 404: organization not found, no admin access, or its plan "
+        "has no organization Codespaces secrets (the token needs the admin:org scope",
+    )

@@ -134,9 +134,10 @@ def test_permission_denied_and_not_found_are_not_retried(stub: StubServer) -> No
     )
     assert stub.hits("GET", LIST) == 1
     stub.route("GET", KEY, Reply(404, {"message": "Not Found"}))
-    with pytest.raises(GitHubError, match="organization not found, no admin access, or its plan"):
+    with pytest.raises(GitHubError, match="no such organization, or not visible to this token"):
         client_for(stub.url).public_key(ORG)
     assert stub.hits("GET", KEY) == 1
+    assert stub.hits("GET", "/orgs/octo-org") == 1  # the unscripted org answers 404, unretried
 
 
 def test_a_refused_connection_fails_fast() -> None:

@@ -22,6 +22,7 @@ from provisioner.doctor.login import LoginResult
 from provisioner.domain import ObservedTarget, Selection, TargetRef
 from provisioner.errors import GitHubError, SourceError
 from provisioner.github import permissions
+from provisioner.github.auth import DEFAULT_API_URL, token_variables
 from provisioner.github.client import GitHubClient
 from provisioner.secret import SecretValue
 from provisioner.sources import Resolver
@@ -50,8 +51,8 @@ class Check:
     fix: str | None = None
 
 
-def token_source(environ: Mapping[str, str]) -> str:
-    for name in ("GH_TOKEN", "GITHUB_TOKEN", "GITHUB_APP_ID"):
+def token_source(environ: Mapping[str, str], url: str = DEFAULT_API_URL) -> str:
+    for name in (*token_variables(url), "GITHUB_APP_ID"):
         if environ.get(name, "").strip():
             return name
     return "gh auth token"
@@ -60,7 +61,7 @@ def token_source(environ: Mapping[str, str]) -> str:
 def token_check(client: GitHubClient, environ: Mapping[str, str]) -> Check:
     """The token's kind, where it came from, and (classic) its scopes."""
     kind = client.token_kind
-    text = f"{KIND_NAMES[kind]} from {token_source(environ)}"
+    text = f"{KIND_NAMES[kind]} from {token_source(environ, client.base_url)}"
     if client.scopes is not None:
         text += f"; scopes: {', '.join(sorted(client.scopes)) or 'none'}"
     if kind == "actions":
@@ -80,7 +81,7 @@ def target_check(client: GitHubClient, observed: ObservedTarget) -> Check:
     """Read access (the list and the public key) and what the token certainly lacks to write."""
     target = observed.target
     kind = client.token_kind
-    fix = f"give the token {permissions.needs(target.scope, kind)}"
+    fix = permissions.fix_for(target.scope, kind, client.scopes)
     if observed.error is not None:
         return Check("target", target.label, "fail", observed.error, fix)
     try:

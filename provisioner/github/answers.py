@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from provisioner.domain import TargetRef
 from provisioner.errors import GitHubError
@@ -49,10 +50,15 @@ def explain(
     target: TargetRef | None,
     kind: permissions.TokenKind,
     known: str | None = None,
+    *,
+    org: int | None = None,
+    scopes: frozenset[str] | None = None,
 ) -> str:
     """A one-line error naming the target and, for 403/404, the permission it needs.
 
     ``known`` is what the token certainly lacks for the target, when that is known.
+    ``org`` is the status of ``GET /orgs/{org}`` after a 404 on an org's Codespaces secrets
+    (None: not asked); ``scopes`` the classic token's, when seen.
     """
     message = error_message(data)
     where = target_prefix(target)
@@ -69,16 +75,47 @@ def explain(
             return known
         return f"{where}permission denied ({detail}): the token needs {_needs(target, kind)}"
     if target is not None and status == 404 and target.scope == "org":
-        return (
-            f"{where}{verb} {path}: 404: organization not found, no admin access, or its plan "
-            f"has no organization Codespaces secrets (the token needs {_needs(target, kind)})"
-        )
+        return f"{where}{verb} {path}: 404: {org_not_found(org, kind, scopes)}"
     if target is not None and status == 404 and target.scope == "repository":
         return (
             f"{where}{verb} {path}: 404: repository not found, "
             f"or the token needs {_needs(target, kind)}"
         )
     return f"{where}{verb} {path}: {detail or 'request failed'}"
+
+
+ORG_MISSING: Final = "no such organization, or not visible to this token"
+ORG_WITHOUT_SECRETS: Final = (
+    "the organization exists, but its Codespaces secrets are not available: organization "
+    "Codespaces secrets need a plan that includes them (the org may be on GitHub Free), "
+    "or the token is not an owner of the org"
+)
+
+
+def org_not_found(
+    org: int | None, kind: permissions.TokenKind, scopes: frozenset[str] | None
+) -> str:
+    """Why an org's Codespaces secrets answered 404, as far as ``GET /orgs/{org}`` tells.
+
+    GitHub answers 404 alike for a missing org, an org on a plan without Codespaces secrets
+    and a token that is no owner; the org's own page tells the first apart. The scope is
+    named only when the token's scopes are known to lack it: a hint to add a scope the
+    token already has sends the user the wrong way.
+    """
+    if org == 404:
+        reason = ORG_MISSING
+    elif org is not None and 200 <= org < 300:
+        reason = ORG_WITHOUT_SECRETS
+    else:  # the org's page could not be read either: nothing is told apart
+        return (
+            "organization not found, no admin access, or its plan has no organization "
+            f"Codespaces secrets (the token needs {permissions.needs('org', kind)})"
+        )
+    lacks = permissions.missing_for("org", "", kind, scopes)
+    if lacks is None:
+        return reason
+    have = ", ".join(sorted(scopes or ())) or "none"
+    return f"{reason}; and the token lacks the admin:org scope (its scopes: {have})"
 
 
 class StaleKey(GitHubError):
@@ -147,3 +184,23 @@ def parse_repo(item: Any, target: TargetRef | None) -> Repo:
 
 def target_prefix(target: TargetRef | None) -> str:
     return f"{target.label}: " if target is not None else ""
+
+
+def request_line(
+    verb: str, url: str, params: Mapping[str, Any] | None, status: int | None, seconds: float
+) -> str:
+    """What ``-v`` prints for one request: method, full URL, final status, duration.
+
+    Never a body or a header; credentials in the URL (``user:pass@``) are left out.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    query = parts.query
+    if params:
+        query = "&".join(q for q in (query, urlencode(params)) if q)
+    shown = urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    answer = str(status) if status is not None else "failed"
+    return f"{verb} {shown} {answer} ({seconds * 1000:.0f} ms)"

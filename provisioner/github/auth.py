@@ -6,40 +6,75 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlparse
 
 from provisioner.errors import ProvisionError
-from provisioner.hosts import check_api_url
+from provisioner.hosts import api_url_for_host, check_api_url, is_dotcom
 
 if TYPE_CHECKING:
     from github.Auth import Auth
 
 DEFAULT_API_URL = "https://api.github.com"
+DOTCOM_TOKENS: Final = ("GH_TOKEN", "GITHUB_TOKEN")
+ENTERPRISE_TOKENS: Final = ("GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN")
 
 
 def api_url(flag: str | None, config_url: str | None, environ: Mapping[str, str]) -> str:
-    """``--api-url`` > config ``github.api_url`` > ``GITHUB_API_URL`` > api.github.com.
+    """``--api-url`` > config ``github.api_url`` > ``GITHUB_API_URL`` > ``GH_HOST`` > default.
 
-    Whichever source it came from, the URL passes :func:`provisioner.hosts.check_api_url`:
-    the token never travels over plain http to a host that is not loopback.
+    ``GH_HOST`` is a web host, mapped to its API URL as gh does
+    (:func:`provisioner.hosts.api_url_for_host`). Whichever source it came from, the URL passes
+    :func:`provisioner.hosts.check_api_url`: the token never travels over plain http to a host
+    that is not loopback, and a web address is refused naming the API's.
     """
-    sources = (
-        ("--api-url", flag),
-        ("config github.api_url", config_url),
-        ("GITHUB_API_URL", environ.get("GITHUB_API_URL")),
-    )
-    source, url = next(((s, u) for s, u in sources if u), ("default", DEFAULT_API_URL))
+    source, url = _chosen_url(flag, config_url, environ)
     try:
         check_api_url(url)
     except ValueError as e:
         raise ProvisionError(f"{source}: API URL {e}") from None
     if urlparse(url).path.rstrip("/").endswith("/api/v3"):
         raise ProvisionError(
-            f"API URL {url!r} looks like GitHub Enterprise Server, which has no Codespaces; "
-            "use api.github.com or https://api.SUBDOMAIN.ghe.com"
+            f"{source}: API URL {url!r} looks like GitHub Enterprise Server, which has no "
+            "Codespaces; use api.github.com or https://api.SUBDOMAIN.ghe.com"
         )
     return url.rstrip("/")
+
+
+def _chosen_url(
+    flag: str | None, config_url: str | None, environ: Mapping[str, str]
+) -> tuple[str, str]:
+    """(where it came from, the URL) of the first source that gives one."""
+    sources = (
+        ("--api-url", flag),
+        ("config github.api_url", config_url),
+        ("GITHUB_API_URL", environ.get("GITHUB_API_URL")),
+    )
+    for source, url in sources:
+        if url:
+            return source, url
+    host = environ.get("GH_HOST", "").strip()
+    if not host:
+        return "default", DEFAULT_API_URL
+    try:
+        return f"GH_HOST={host}", api_url_for_host(host)
+    except ValueError as e:
+        raise ProvisionError(f"GH_HOST: {e}") from None
+
+
+def token_variables(url: str) -> tuple[str, ...]:
+    """Where a token for this API URL is read from, in order.
+
+    github.com (and gh's ``github.localhost``): ``GH_TOKEN``, ``GITHUB_TOKEN``; the enterprise
+    variables are never read, so a token kept for another host never goes to github.com.
+    Any other host (GHE.com, a local sandbox): ``GH_ENTERPRISE_TOKEN``, then
+    ``GITHUB_ENTERPRISE_TOKEN`` (gh's order), then ``GH_TOKEN``, ``GITHUB_TOKEN``.
+    (Recent gh reads only ``GH_TOKEN``/``GITHUB_TOKEN`` for GHE.com; DESIGN.md section 6 asks
+    for the enterprise token there, and ``GH_TOKEN`` still works when it is unset.)
+    """
+    if is_dotcom(urlparse(url).hostname or ""):
+        return DOTCOM_TOKENS
+    return ENTERPRISE_TOKENS + DOTCOM_TOKENS
 
 
 def _gh_token(api_host: str) -> str | None:
@@ -60,10 +95,11 @@ def _gh_token(api_host: str) -> str | None:
 
 
 def credentials(environ: Mapping[str, str], url: str) -> Auth:
-    """A PyGithub ``Auth``: GH_TOKEN, GITHUB_TOKEN, a GitHub App installation, or ``gh``."""
+    """A PyGithub ``Auth``: a token (:func:`token_variables`), a GitHub App, or ``gh``."""
     from github import Auth
 
-    for name in ("GH_TOKEN", "GITHUB_TOKEN"):
+    names = token_variables(url)
+    for name in names:
         token = environ.get(name, "").strip()
         if token:
             return Auth.Token(token)
@@ -73,8 +109,9 @@ def credentials(environ: Mapping[str, str], url: str) -> Auth:
     gh_token = _gh_token(urlparse(url).hostname or "")
     if gh_token:
         return Auth.Token(gh_token)
+    tokens = f"{', '.join(names[:-1])} or {names[-1]}"
     raise ProvisionError(
-        "no GitHub credentials: set GH_TOKEN or GITHUB_TOKEN, or GITHUB_APP_ID with "
+        f"no GitHub credentials: set {tokens}, or GITHUB_APP_ID with "
         "GITHUB_APP_PRIVATE_KEY(_FILE) and GITHUB_APP_INSTALLATION_ID, "
         "or log in with 'gh auth login'"
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -38,6 +39,7 @@ from provisioner.github.answers import (
     parse_json,
     parse_repo,
     parse_timestamp,
+    request_line,
     target_prefix,
 )
 from provisioner.github.retry import (
@@ -133,6 +135,9 @@ class GitHubClient:
         self._app = isinstance(auth, AppInstallationAuth)
         self._environ = dict(environ) if environ is not None else None
         self._login: str | None = None
+        self._orgs: dict[str, int | None] = {}
+        """The status of ``GET /orgs/{org}``, asked once per org after a 404 on its secrets."""
+        self._orgs_lock = threading.Lock()  # held while asking: a second 404 waits, not asks
         self.scopes: frozenset[str] | None = None
         """The classic token's scopes, from the X-OAuth-Scopes of any answer (None: unseen)."""
 
@@ -170,16 +175,17 @@ class GitHubClient:
         """One request (retried per the policy); the lower-cased headers and the JSON answer."""
         if target is not None and (problem := self.permission_problem(target)):
             raise GitHubError(problem)
-        if self._log is not None:
-            self._log(f"{verb} {url}")
         where, path = target_prefix(target), urlsplit(url).path
         budget = self.retry.budget
         budget.begin()
+        started, answered = time.monotonic(), None
         try:
             status, raw_headers, text = self._requester.requestJson(
                 verb, url, parameters=params, input=body
             )
+            answered = status
         except GithubException as e:  # GithubRetry's verdict on a 403 that is no rate limit
+            answered = e.status
             self._note_scopes(e.headers)
             message = explain(
                 e.status,
@@ -213,6 +219,11 @@ class GitHubClient:
             raise GitHubError(
                 f"{where}{verb} {path}: GitHub's answer has malformed headers"
             ) from None
+        finally:  # -v: once answered (or given up), with the final status; retries included
+            if self._log is not None:
+                absolute = url if "://" in url else self.base_url + url
+                seconds = time.monotonic() - started
+                self._log(request_line(verb, absolute, params, answered, seconds))
         headers = {str(k).lower(): v for k, v in (raw_headers or {}).items()}
         self._note_scopes(headers)
         data = parse_json(text)
@@ -231,6 +242,7 @@ class GitHubClient:
                 status,
             )
         if status >= 400 or status < 200:
+            retries = budget.retries()  # before the org is asked about (its own count)
             message = explain(
                 status,
                 data,
@@ -239,11 +251,33 @@ class GitHubClient:
                 target,
                 self.token_kind,
                 None if target is None else self.permission_problem(target),
+                org=self._org_status(target, verb, path) if status == 404 else None,
+                scopes=self.scopes,
             )
-            raise GitHubError(message + after_retries(budget.retries()), status)
+            raise GitHubError(message + after_retries(retries), status)
         if data is NOT_JSON:
             raise GitHubError(f"{where}{verb} {path}: GitHub's answer is not JSON ({status})")
         return headers, data
+
+    def _org_status(self, target: TargetRef | None, verb: str, path: str) -> int | None:
+        """After a 404 on an org's secrets list or key: ``GET /orgs/{org}``'s status, once.
+
+        It tells a missing org from one whose plan has no Codespaces secrets (GitHub answers
+        404 for both). None when the 404 was another request's, or the org page gave nothing.
+        """
+        if target is None or target.scope != "org" or verb != "GET":
+            return None
+        if path not in (secrets_path(target), f"{secrets_path(target)}/public-key"):
+            return None
+        name = target.name.lower()
+        with self._orgs_lock:
+            if name not in self._orgs:
+                try:
+                    self._call("GET", f"/orgs/{quote(target.name, safe='')}", None)
+                    self._orgs[name] = 200
+                except GitHubError as e:
+                    self._orgs[name] = e.status
+            return self._orgs[name]
 
     def _note_scopes(self, headers: Mapping[str, Any] | None) -> None:
         for name, value in (headers or {}).items():

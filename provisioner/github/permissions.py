@@ -8,7 +8,8 @@ client's preflight and its 403/404 explanations) and for ``provision doctor``. T
 - :func:`parse_scopes` -- the ``X-OAuth-Scopes`` header of any response, as a set;
 - :func:`missing_for` -- ``None`` when nothing known is missing for a target, else a one-line
   reason naming the target and the missing permission;
-- :func:`needs` -- what a target level needs for a kind of token, in words.
+- :func:`needs` -- what a target level needs for a kind of token, in words;
+- :func:`fix_for` -- the "give the token ..." fix, unless the token visibly has that already.
 
 Classic scopes are known from response headers the run gets anyway; fine-grained and App
 permissions cannot be read from GitHub, so for those only what is certain is refused up front
@@ -131,3 +132,15 @@ def missing_for(
             lacks = needs(scope, kind)
             return f"{label}: permission denied: the token lacks {lacks}; its scopes: {have}"
     return None
+
+
+def fix_for(scope: Scope | str, kind: TokenKind, scopes: frozenset[str] | None) -> str | None:
+    """The fix for a target the token cannot use: the permission it needs, unless it has it.
+
+    A classic token whose scopes visibly include the level's gets no "give the token ..."
+    (GitHub answers 404 alike for a missing org and one whose plan has no Codespaces
+    secrets; the error says which, and adding a scope the token has would not help).
+    """
+    if kind == "classic" and scopes is not None and set(CLASSIC_SCOPES[scope]) & scopes:
+        return None
+    return f"give the token {needs(scope, kind)}"

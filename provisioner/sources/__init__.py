@@ -35,7 +35,9 @@ from provisioner.sources import process
 MAX_SOURCE_BYTES: Final = 1024 * 1024
 """No value source may produce more than 1 MiB (GitHub's limit is 48 KB anyway)."""
 
-GITHUB_CREDENTIALS: Final = frozenset({"GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN"})
+GITHUB_CREDENTIALS: Final = frozenset(
+    {"GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"}
+)
 """Environment variables holding the tool's GitHub credentials: never passed to a command."""
 GITHUB_CREDENTIAL_PREFIX: Final = "GITHUB_APP_PRIVATE_KEY"
 """...and every variable starting so (the key itself, ``_FILE``, and any variant)."""
