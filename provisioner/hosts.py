@@ -1,4 +1,5 @@
-"""Which API URLs the tool talks to, and which hosts may be sent the token (DESIGN.md section 6).
+"""Hosts: which API URLs the tool talks to and which hosts may be sent the token, and what a
+registry's server names (its host, an ECR registry, GitHub's own package hosts).
 
 One decision for every source of the API URL (``--api-url``, config ``github.api_url``,
 ``GITHUB_API_URL``, ``GH_HOST``), so that no source can slip past it:
@@ -6,11 +7,16 @@ One decision for every source of the API URL (``--api-url``, config ``github.api
 - :func:`check_api_url` -- the URL, or one line saying why not: not http(s), plain http off
   loopback, or a web address (``https://github.com``) where the API's belongs;
 - :func:`api_url_for_host` -- ``GH_HOST`` (a web host, as gh takes it) to its API URL;
-- :func:`is_dotcom` -- whether a host is github.com's (its own tokens; no enterprise token).
+- :func:`is_dotcom` -- whether a host is github.com's (its own tokens; no enterprise token);
+- :func:`is_loopback` -- the one test of a loopback host (plain http allowed there only);
+- :func:`server_host`, :func:`ecr_host_parts` -- a registry SERVER's host, an ECR registry's
+  account and region; :data:`GITHUB_PACKAGE_HOSTS`, :data:`ECR_TOKEN_LIFE`.
 """
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from ipaddress import ip_address
 from typing import Final
 from urllib.parse import urlsplit
@@ -103,3 +109,34 @@ def is_dotcom(host: str) -> bool:
 def _is_enterprise_server(name: str) -> bool:
     # gh's ghauth.IsEnterprise: neither github.com's (nor its local stand-in's) nor GHE.com's.
     return not is_dotcom(name) and not name.endswith(f".{TENANCY}")
+
+
+# -- registry servers -----------------------------------------------------------------------
+
+# awslabs/amazon-ecr-credential-helper ecr-login/api/client.go `ecrPattern`, pinned
+# . Always used with fullmatch: `$` alone would accept "\n".
+ECR_HOST_PATTERN: Final = (
+    r"^(\d{12})\.dkr[\.\-]ecr(\-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)\."
+    r"(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|"
+    r"c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$"
+)
+_ECR_HOST_RE: Final = re.compile(ECR_HOST_PATTERN, re.ASCII)
+ECR_TOKEN_LIFE: Final = timedelta(hours=12)
+GITHUB_PACKAGE_HOSTS: Final = frozenset({"ghcr.io", "npm.pkg.github.com"})
+
+
+def is_private_ecr_host(server: str) -> bool:
+    """True for a private ECR registry host, with an optional ``https://`` and trailing ``/``."""
+    return ecr_host_parts(server) is not None
+
+
+def ecr_host_parts(server: str) -> tuple[str, str] | None:
+    """(account, region) of a private ECR registry host, or None for any other server."""
+    match = _ECR_HOST_RE.fullmatch(server.removeprefix("https://").removesuffix("/"))
+    return (match[1], match[3]) if match else None
+
+
+def server_host(server: str) -> str:
+    """The lower-cased host of a server value: ``https://ghcr.io/`` -> ``ghcr.io``."""
+    rest = server.split("://", 1)[-1]
+    return rest.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()

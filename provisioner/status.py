@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal as Lit
 
-from provisioner.config.rules import ECR_TOKEN_LIFE
 from provisioner.desired import DesiredSecret
 from provisioner.domain import (
     ObservedTarget,
@@ -25,6 +24,7 @@ from provisioner.domain import (
     WrittenFrom,
     last_written,
 )
+from provisioner.hosts import ECR_TOKEN_LIFE
 from provisioner.naming import SUFFIXES, parse_registry_secret, secret_name
 from provisioner.plan import EVERYTHING, EXPIRY_MARGIN
 from provisioner.sources import EcrTokenPart

@@ -10,7 +10,6 @@ import difflib
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Final
 
 from provisioner import naming
@@ -21,19 +20,14 @@ from provisioner.config.model import (
     Target,
     Value,
 )
+from provisioner.hosts import (
+    ECR_TOKEN_LIFE,
+    GITHUB_PACKAGE_HOSTS,
+    is_private_ecr_host,
+    server_host,
+)
 
 YamlPath = tuple[str | int, ...]
-
-# awslabs/amazon-ecr-credential-helper ecr-login/api/client.go `ecrPattern`, pinned
-# (reference/registries-ecr.md 2.4). Always used with fullmatch: `$` alone would accept "\n".
-ECR_HOST_PATTERN: Final = (
-    r"^(\d{12})\.dkr[\.\-]ecr(\-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)\."
-    r"(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|"
-    r"c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$"
-)
-_ECR_HOST_RE: Final = re.compile(ECR_HOST_PATTERN, re.ASCII)
-ECR_TOKEN_LIFE: Final = timedelta(hours=12)
-GITHUB_PACKAGE_HOSTS: Final = frozenset({"ghcr.io", "npm.pkg.github.com"})
 _CREDENTIALS: Final = ("server", "username", "password")
 
 
@@ -46,23 +40,6 @@ class Finding:
     warning: bool = False
     at_key: bool = False
     related: YamlPath | None = None
-
-
-def is_private_ecr_host(server: str) -> bool:
-    """True for a private ECR registry host, with an optional ``https://`` and trailing ``/``."""
-    return ecr_host_parts(server) is not None
-
-
-def ecr_host_parts(server: str) -> tuple[str, str] | None:
-    """(account, region) of a private ECR registry host, or None for any other server."""
-    match = _ECR_HOST_RE.fullmatch(server.removeprefix("https://").removesuffix("/"))
-    return (match[1], match[3]) if match else None
-
-
-def server_host(server: str) -> str:
-    """The lower-cased host of a server value: ``https://ghcr.io/`` -> ``ghcr.io``."""
-    rest = server.split("://", 1)[-1]
-    return rest.split("/", 1)[0].rsplit("@", 1)[-1].split(":", 1)[0].lower()
 
 
 def check(

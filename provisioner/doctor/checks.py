@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Final
 from typing import Literal as Lit
 
 from provisioner.config import Config
-from provisioner.config.rules import GITHUB_PACKAGE_HOSTS, is_private_ecr_host, server_host
 from provisioner.desired import ECR_USER, registry_values
 from provisioner.doctor.login import LoginResult
 from provisioner.domain import ObservedTarget, Selection, TargetRef
@@ -24,6 +23,7 @@ from provisioner.errors import GitHubError, SourceError
 from provisioner.github import permissions
 from provisioner.github.auth import DEFAULT_API_URL, token_variables
 from provisioner.github.client import GitHubClient
+from provisioner.hosts import GITHUB_PACKAGE_HOSTS, is_private_ecr_host, server_host
 from provisioner.secret import SecretValue
 from provisioner.sources import Resolver
 

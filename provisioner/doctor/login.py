@@ -8,7 +8,6 @@ Plain ``http://`` is allowed for loopback hosts only (tests, local registries).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -16,6 +15,7 @@ from urllib.parse import urlparse
 
 import requests
 
+from provisioner.hosts import is_loopback
 from provisioner.secret import SecretValue
 
 TIMEOUT: Final = 15.0
@@ -33,15 +33,6 @@ class LoginResult:
     ok: bool
     detail: str
     status: int | None = None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def registry_base(server: str) -> str:

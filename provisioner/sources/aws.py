@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from provisioner.config import SecretsManagerSource, SsmSource
-from provisioner.config.rules import ecr_host_parts, server_host
 from provisioner.desired import ECR_USER
 from provisioner.errors import SourceError
+from provisioner.hosts import ecr_host_parts, server_host
 from provisioner.secret import SecretValue
 from provisioner.sources import EcrTokenPart, Read, Reader, describe
 

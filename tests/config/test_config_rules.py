@@ -17,8 +17,8 @@ from provisioner.config import (
     UserTarget,
     load_config,
 )
-from provisioner.config.rules import is_private_ecr_host
 from provisioner.errors import ConfigError
+from provisioner.hosts import is_private_ecr_host
 
 # Registry cases start on line 7; ACR (lines 3-6) is always there for the target to use.
 REGISTRY_DOC = """\
