@@ -1,4 +1,8 @@
-"""The only module that reads plaintext: sealed-box encryption and state fingerprints (PyNaCl)."""
+"""Sealed-box encryption and state fingerprints (PyNaCl): what plaintext is read for.
+
+The few modules that may call :meth:`SecretValue.reveal` are listed, with why, in
+``tests/test_layout.py``, which fails when another one does.
+"""
 
 from __future__ import annotations
 

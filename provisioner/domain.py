@@ -141,7 +141,7 @@ WrittenFrom = Literal["state", "github"]
 
 
 def last_written(o: ObservedSecret, s: StateEntry | None) -> tuple[datetime, WrittenFrom]:
-    """When a secret's value was last written, and whose record says so (DESIGN.md section 4).
+    """When a secret's value was last written, and whose record says so (README: plan semantics).
 
     The state's record of our last write, else GitHub's updated_at; GitHub's when it is the
     older (a restored secret, a skewed record): a rotating secret then rotates early, which is

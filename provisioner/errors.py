@@ -26,7 +26,7 @@ _BY_SIGNAL: Final = {
     if hasattr(signal, name)
 }
 STOP_SIGNALS: Final = tuple(_BY_SIGNAL)
-"""What Ctrl-C, Kubernetes, systemd and CI runners send to stop a run (DESIGN §2 and §7)."""
+"""What Ctrl-C, Kubernetes, systemd and CI runners send to stop a run (README: exit codes)."""
 STOP_EXIT_CODES: Final = frozenset(code for code, _ in _BY_SIGNAL.values())
 
 

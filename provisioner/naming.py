@@ -1,6 +1,6 @@
 """Secret names: one place turns a registry ID into the three Codespaces secret names.
 
-GitHub's rules (reference/github-api.md section 2): only ``[A-Za-z0-9_]``, not starting with a
+GitHub's rules for secret names: only ``[A-Za-z0-9_]``, not starting with a
 digit, not starting with ``GITHUB_``, case-insensitive (stored upper-case).
 """
 

@@ -1,6 +1,6 @@
-"""All user-facing output goes through here: the product on stdout, logs on stderr.
-
-Tests capture it by passing their own streams; nothing else in the package prints.
+"""Messages to the user: errors, warnings and progress lines, always on stderr (and GitHub
+Actions' masks). The product (a plan, a report, a status, a JSON document) is written on
+stdout by the renderers and commands, on the stream they are given; tests capture both.
 """
 
 from __future__ import annotations

@@ -263,7 +263,7 @@ def diff(
     prune: bool = False,
     force_rotate: bool = False,
 ) -> Plan:
-    """Compare ``desired`` (the whole config) with ``observed`` and ``state``; see DESIGN §4.
+    """Compare ``desired`` (the whole config) with ``observed`` and ``state``; the README's plan semantics table is the truth table.
 
     Only targets present in ``observed`` are planned; ``selection`` narrows the changes to
     the --target/--registry filters without ever turning a filtered-out secret into a delete.

@@ -1,7 +1,9 @@
 """SecretValue: a string that never shows itself.
 
-Only :mod:`provisioner.crypto` (encryption, fingerprints) reads the plaintext, through
-:meth:`SecretValue.reveal`. Every formatting path (``repr``, ``str``, f-strings, ``%``,
+The plaintext is read through :meth:`SecretValue.reveal` only to encrypt or fingerprint it
+(:mod:`provisioner.crypto`), to mask it in GitHub Actions, to log in to a registry (doctor) or to
+hand it to AWS or check it; ``tests/test_layout.py`` lists the modules allowed to, and fails when
+another one does. Every formatting path (``repr``, ``str``, f-strings, ``%``,
 logging, exception messages, pickling) yields a redacted marker instead.
 """
 

@@ -1,4 +1,4 @@
-"""The parsed configuration: frozen, strict pydantic models (DESIGN.md section 3).
+"""The parsed configuration: frozen, strict pydantic models (README: configuration reference).
 
 Field formats (durations, account IDs, ``owner/name``, URLs) live in
 :mod:`provisioner.config.formats`, literals and value sources in :mod:`provisioner.config.values`,

@@ -27,7 +27,7 @@ SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 
 
 class _Document(BaseModel):
-    """A provisioner configuration file (DESIGN.md section 3)."""
+    """A provisioner configuration file (README: configuration reference)."""
 
     model_config = ConfigDict(
         extra="forbid", title="provisioner configuration", regex_engine="python-re"

@@ -1,6 +1,6 @@
 """Shadowing: secret names the config writes that also exist (or will) at another level.
 
-Precedence (reference/github-api.md section 2): the secret at the lowest level wins. A
+Precedence (GitHub's documentation): the secret at the lowest level wins. A
 user's own secret is the lowest level of all (it is specific to the user's codespaces), then
 the repository, then the organization: user > repository > organization.
 """

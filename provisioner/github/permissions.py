@@ -1,6 +1,6 @@
 """Who may write Codespaces secrets where: token kinds and the needs of each target level.
 
-The one place that knows reference/github-api.md section 4, for ``plan``/``apply`` (the
+The one place that knows which token rights each level needs, for ``plan``/``apply`` (the
 client's preflight and its 403/404 explanations) and for ``provision doctor``. The API:
 
 - :func:`token_kind` -- what kind of token a run uses (from the token's prefix, the

@@ -3,7 +3,7 @@
 GitHub checks a body against the operation's JSON schema before it looks at the values, and
 answers 422 with one message and no ``errors`` list, e.g. ``Invalid request.\\n\\n"key_id"
 wasn't supplied.``. The schemas follow ``codespaces-secrets.openapi.json``; on top of them
-every secret PUT needs ``encrypted_value`` and ``key_id``, as DESIGN §9 says: GitHub refuses a
+every secret PUT needs ``encrypted_value`` and ``key_id``, as GitHub does: it refuses a
 secrets PUT without ``key_id`` although its description does not mark it required
 (github/rest-api-description#419), and a PUT without a value must not pass for an update that
 leaves the old value in place (the sandbox once answered ``{}`` with 204).

@@ -258,7 +258,7 @@ def command_environment(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _check_not_empty(text: str, source: object, key: str | None, stderr: str) -> None:
-    """An empty or whitespace-only value is an error from every source (DESIGN.md section 7):
+    """An empty or whitespace-only value is an error from every source (README: reliability):
     writing it would replace a working credential with nothing."""
     if text.strip():
         return

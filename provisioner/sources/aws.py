@@ -27,7 +27,7 @@ from provisioner.sources import EcrTokenPart, Read, Reader, describe
 
 INSTALL_HINT: Final = "AWS support needs boto3: pip install 'provisioner[aws]'"
 MIN_TOKEN_LIFE: Final = timedelta(hours=1)
-"""An ECR token with less life left than this is never written (DESIGN.md section 7)."""
+"""An ECR token with less life left than this is never written (README: reliability)."""
 
 _HINTS: Final = {
     "AccessDenied": "the AWS identity lacks the IAM permission for this call",
