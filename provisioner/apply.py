@@ -23,7 +23,7 @@ from typing import Literal as Lit
 from provisioner import crypto, output, preflight
 from provisioner.domain import ObservedSecret, StateEntry, StateKey, TargetRef
 from provisioner.errors import STOP_SIGNALS, GitHubError, ProvisionError, stop_exit
-from provisioner.github.client import GitHubClient
+from provisioner.github.protocol import GitHub
 from provisioner.github.repos import RepoIndex
 from provisioner.naming import parse_registry_secret
 from provisioner.plan import Change, Plan
@@ -80,7 +80,7 @@ class Applier:
 
     def __init__(
         self,
-        client: GitHubClient,
+        client: GitHub,
         resolver: Resolver,
         index: RepoIndex,
         state: dict[StateKey, StateEntry],

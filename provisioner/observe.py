@@ -10,7 +10,7 @@ from typing import TypeVar
 from provisioner.desired import DesiredSecret
 from provisioner.domain import ObservedSecret, ObservedTarget, TargetRef
 from provisioner.errors import GitHubError
-from provisioner.github.client import GitHubClient
+from provisioner.github.protocol import GitHub
 from provisioner.github.repos import RepoIndex
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ def _needs_repositories(d: DesiredSecret, o: ObservedSecret) -> bool:
 
 
 def observe_target(
-    client: GitHubClient, index: RepoIndex, target: TargetRef, desired: Sequence[DesiredSecret]
+    client: GitHub, index: RepoIndex, target: TargetRef, desired: Sequence[DesiredSecret]
 ) -> ObservedTarget:
     """One paged list, plus the selected repositories of each managed org/user secret."""
     try:
@@ -50,7 +50,7 @@ def observe_target(
 
 
 def observe(
-    client: GitHubClient,
+    client: GitHub,
     index: RepoIndex,
     targets: Sequence[TargetRef],
     desired: Sequence[DesiredSecret],

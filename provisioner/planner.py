@@ -17,7 +17,7 @@ from provisioner.config import Config
 from provisioner.desired import DesiredSecret
 from provisioner.domain import ObservedTarget, Selection, StateEntry, StateKey, TargetRef
 from provisioner.errors import GitHubError, ProvisionError
-from provisioner.github.client import GitHubClient
+from provisioner.github.protocol import GitHub
 from provisioner.github.repos import RepoIndex
 from provisioner.observe import in_parallel, observe
 from provisioner.plan import Change, Plan, TargetFailure, ValueProblem, diff
@@ -29,7 +29,7 @@ class Inputs:
     """What one plan is computed from, built once per command by the factory."""
 
     config: Config
-    client: GitHubClient
+    client: GitHub
     resolver: Resolver
     state: dict[StateKey, StateEntry]
     selection: Selection = field(default_factory=Selection)
@@ -144,7 +144,7 @@ def make_plan(
     return _read_values(inputs, _check_repositories(inputs, plan))
 
 
-def _foreign_users(client: GitHubClient, targets: Sequence[TargetRef]) -> dict[TargetRef, str]:
+def _foreign_users(client: GitHub, targets: Sequence[TargetRef]) -> dict[TargetRef, str]:
     """User targets that are not the token's user: failed before they are read, since
     ``/user/codespaces/secrets`` lists the token's own user's secrets, not theirs."""
     refused = {

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 
 from provisioner.domain import TargetRef
 from provisioner.errors import GitHubError
-from provisioner.github.client import GitHubClient
+from provisioner.github.protocol import GitHub
 from provisioner.observe import in_parallel
 from provisioner.plan import Plan
 
 
-def check(client: GitHubClient, plan: Plan) -> Mapping[TargetRef, str]:
+def check(client: GitHub, plan: Plan) -> Mapping[TargetRef, str]:
     """The targets of ``plan`` that cannot be written, each with a one-line reason.
 
     These are reads of different targets: they overlap, bounded like observation.

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from provisioner.domain import TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.answers import Repo
-from provisioner.github.client import GitHubClient
+from provisioner.github.protocol import GitHub
 
 GLOB_CHARS = frozenset("*?[")
 
@@ -27,7 +27,7 @@ def is_glob(pattern: str) -> bool:
 class RepoIndex:
     """What this run knows about repositories, shared by observation, plan and apply."""
 
-    def __init__(self, client: GitHubClient) -> None:
+    def __init__(self, client: GitHub) -> None:
         self._client = client
         self._by_name: dict[str, Repo] = {}
         self._listed: dict[TargetRef, list[Repo]] = {}
