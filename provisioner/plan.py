@@ -263,7 +263,9 @@ def diff(
     prune: bool = False,
     force_rotate: bool = False,
 ) -> Plan:
-    """Compare ``desired`` (the whole config) with ``observed`` and ``state``; the README's plan semantics table is the truth table.
+    """Compare ``desired`` (the whole config) with ``observed`` and ``state``.
+
+    The README's plan semantics table is its truth table.
 
     Only targets present in ``observed`` are planned; ``selection`` narrows the changes to
     the --target/--registry filters without ever turning a filtered-out secret into a delete.

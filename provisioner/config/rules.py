@@ -1,4 +1,5 @@
-"""The semantic rules of the configuration (README: configuration reference), over what validated field by field.
+"""The semantic rules of the configuration (README: configuration reference), over what
+validated field by field.
 
 Pure functions: models in, :class:`Finding` values out. Each finding names the YAML path
 it is about; the loader turns paths into ``line:column``.

@@ -69,8 +69,8 @@ def token_variables(url: str) -> tuple[str, ...]:
     variables are never read, so a token kept for another host never goes to github.com.
     Any other host (GHE.com, a local sandbox): ``GH_ENTERPRISE_TOKEN``, then
     ``GITHUB_ENTERPRISE_TOKEN`` (gh's order), then ``GH_TOKEN``, ``GITHUB_TOKEN``.
-    (Recent gh reads only ``GH_TOKEN``/``GITHUB_TOKEN`` for GHE.com; the README's authentication section asks
-    for the enterprise token there, and ``GH_TOKEN`` still works when it is unset.)
+    (Recent gh reads only ``GH_TOKEN``/``GITHUB_TOKEN`` for GHE.com; this tool's contract
+    asks for the enterprise token there, and ``GH_TOKEN`` still works when it is unset.)
     """
     if is_dotcom(urlparse(url).hostname or ""):
         return DOTCOM_TOKENS

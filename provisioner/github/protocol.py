@@ -25,6 +25,9 @@ from provisioner.secret import SecretValue
 class GitHub(Protocol):
     """The Codespaces secrets of the three levels, the repositories, and the token's user."""
 
+    workers: int
+    """How many reads may run at once (observation, preflight, read-backs)."""
+
     # -- the token ---------------------------------------------------------------------
 
     def permission_problem(self, target: TargetRef) -> str | None:

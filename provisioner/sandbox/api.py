@@ -37,7 +37,7 @@ SECONDARY_LIMIT = (
 
 
 def authorize(token: Token, scope: str, access: str) -> dict[str, str]:
-    """Check one token against one level (GitHub's permission table for the Codespaces secrets endpoints).
+    """Check one token against one level (GitHub's permission table for Codespaces secrets).
 
     Returns the ``X-Accepted-*`` headers GitHub sends; raises ApiError(403) when refused.
     """

@@ -76,6 +76,7 @@ class FakeGitHub:
 
     def __init__(self, *, login: str = "octocat", clock: Callable[[], datetime] | None = None):
         self.login = login
+        self.workers = 4
         self.clock: Callable[[], datetime] = clock or Clock()
         self.secrets: dict[TargetRef, dict[str, FakeSecret]] = {}
         self.repos: list[Repo] = []
