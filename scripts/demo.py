@@ -47,7 +47,11 @@ def main() -> None:
     env = dict(os.environ)
     env.update(DEMO_ENV)
     sandbox = subprocess.Popen(
-        [*PROVISION, "sandbox", "--port", "0"], stderr=subprocess.PIPE, text=True, env=env
+        [*PROVISION, "sandbox", "--port", "0"],
+        stdout=subprocess.DEVNULL,  # its own export lines: the demo prints the whole set below
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert sandbox.stderr is not None
