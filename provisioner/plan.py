@@ -24,8 +24,8 @@ from provisioner.domain import (
     TargetRef,
     last_written,
 )
-from provisioner.errors import ProvisionError
 from provisioner.naming import parse_registry_secret
+from provisioner.safety import MassDelete, check_invariants, mass_deletes, within_capacity
 
 Action = Lit["create", "update", "delete"]
 Reason = Lit[
@@ -44,12 +44,6 @@ REASONS: tuple[Reason, ...] = typing.get_args(Reason)
 POLICY_ONLY = frozenset({"repositories-changed"})
 EXPIRY_MARGIN = timedelta(hours=1)
 """A value recorded to expire (an ECR token) is rotation-due this long before it lapses."""
-MAX_SECRETS_PER_TARGET = 100
-"""GitHub's limit of Codespaces secrets on one target (managed or not)."""
-MASS_DELETE_SHARE = 0.30
-MASS_DELETE_FLOOR = 10
-"""The safety valve (octoDNS's MAX_SAFE_DELETE_PCENT): a plan deleting more than 30% of the
-managed secrets of a target that holds at least 10 of them needs --allow-mass-delete."""
 
 
 def _minus(these: Iterable[str] | None, those: Iterable[str] | None) -> tuple[str, ...]:
@@ -116,23 +110,6 @@ class Unmanaged:
     secret: str
 
 
-@dataclass(frozen=True)
-class MassDelete:
-    """A target on which the plan deletes too large a share of the managed secrets."""
-
-    target: TargetRef
-    deletes: int
-    managed: int
-
-    @property
-    def message(self) -> str:
-        return (
-            f"{self.target.label}: the plan deletes {self.deletes} of its {self.managed} managed "
-            f"secrets (more than {MASS_DELETE_SHARE:.0%}); apply refuses this without "
-            "--allow-mass-delete"
-        )
-
-
 class TargetFailure(NamedTuple):
     """A target the plan cannot change: it could not be read, or a check refused it."""
 
@@ -145,10 +122,6 @@ class ValueProblem(NamedTuple):
 
     message: str
     secrets: tuple[StateKey, ...]
-
-
-class PlanInvariantError(ProvisionError):
-    """The planner produced a plan that would lose a secret: a bug, never applied."""
 
 
 @dataclass(frozen=True)
@@ -333,80 +306,14 @@ def diff(
 
     changes.sort(key=lambda c: (c.target, c.secret))
     check_invariants(changes)
-    changes, over = _within_capacity(changes, observed)
+    changes, over = within_capacity(changes, observed)
     return Plan(
         changes=tuple(changes),
         unmanaged=tuple(unmanaged),
         unchanged=unchanged,
-        failed_targets=tuple(sorted([*failed, *over])),
+        failed_targets=tuple(sorted([*failed, *(TargetFailure(t, m) for t, m in over)])),
         forget=tuple(forget),
         warnings=tuple(warnings),
-        mass_deletes=_mass_deletes(changes, observed, managed),
+        mass_deletes=mass_deletes(changes, observed, managed),
         prune=prune,
     )
-
-
-def check_invariants(changes: Sequence[Change]) -> None:
-    """A plan never deletes a secret it also writes, nor anything but a registry secret.
-
-    The diff cannot produce either; this makes sure no later edit of it can, by failing the
-    plan (exit 1) instead of applying a plan that would lose a secret.
-    """
-    by_key: dict[StateKey, set[Action]] = {}
-    for c in changes:
-        by_key.setdefault((c.target, c.secret.upper()), set()).add(c.action)
-        if c.action == "delete" and parse_registry_secret(c.secret) is None:
-            raise PlanInvariantError(
-                f"internal error: the plan deletes {c.target.label} {c.secret}, which is not "
-                "a registry secret; nothing was applied"
-            )
-    both = sorted(k for k, actions in by_key.items() if "delete" in actions and len(actions) > 1)
-    if both:
-        target, name = both[0]
-        raise PlanInvariantError(
-            f"internal error: the plan both writes and deletes {target.label} {name}; "
-            "nothing was applied"
-        )
-
-
-def _within_capacity(
-    changes: list[Change], observed: Mapping[TargetRef, ObservedTarget]
-) -> tuple[list[Change], list[TargetFailure]]:
-    """Drop the changes of targets that would end past GitHub's 100 secrets (a target error)."""
-    creates: dict[TargetRef, int] = {}
-    deletes: dict[TargetRef, int] = {}
-    for c in changes:
-        if c.action == "create":
-            creates[c.target] = creates.get(c.target, 0) + 1
-        elif c.action == "delete":
-            deletes[c.target] = deletes.get(c.target, 0) + 1
-    over: list[TargetFailure] = []
-    for target, count in creates.items():
-        held = len(observed[target].secrets) if target in observed else 0
-        after = held + count - deletes.get(target, 0)
-        if after > MAX_SECRETS_PER_TARGET:
-            over.append(
-                TargetFailure(
-                    target,
-                    f"{target.label}: the plan would leave {after} Codespaces secrets there "
-                    f"({held} now, {count} to create); GitHub allows at most "
-                    f"{MAX_SECRETS_PER_TARGET}: nothing is written on this target",
-                )
-            )
-    bad = {t for t, _ in over}
-    return [c for c in changes if c.target not in bad], over
-
-
-def _mass_deletes(
-    changes: Sequence[Change],
-    observed: Mapping[TargetRef, ObservedTarget],
-    managed: set[StateKey],
-) -> tuple[MassDelete, ...]:
-    found: list[MassDelete] = []
-    for target in sorted({c.target for c in changes if c.action == "delete"}):
-        held = observed[target].secrets if target in observed else {}
-        count = sum(1 for name in held if (target, name) in managed)
-        deletes = sum(1 for c in changes if c.target == target and c.action == "delete")
-        if count >= MASS_DELETE_FLOOR and deletes > MASS_DELETE_SHARE * count:
-            found.append(MassDelete(target, deletes, count))
-    return tuple(found)

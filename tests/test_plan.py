@@ -255,7 +255,8 @@ def test_changes_sorted_by_target_then_name():
 
 
 def test_a_plan_that_writes_and_deletes_one_secret_is_refused() -> None:
-    from provisioner.plan import Change, PlanInvariantError, check_invariants
+    from provisioner.plan import Change
+    from provisioner.safety import PlanInvariantError, check_invariants
 
     write = Change("update", ORG, NAME, "ACR", ("drift",))
     delete = Change("delete", TargetRef("org", "Octo-Org"), NAME.lower(), "ACR", ("not-desired",))
