@@ -7,7 +7,7 @@ Never a value: only names, ages and policies.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 from provisioner.render.text import (
@@ -108,10 +108,17 @@ def _rotation_text(r: RegistryStatus) -> str:
     assert r.rotation is not None and r.rotate_after is not None
     every = f"every {period_text(r.rotate_after)}"
     due_in = r.due_in
+    expires = r.secrets[-1].expires_at  # as the state recorded it at the last write
+    when = expires.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if expires else ""
     if r.rotation == "missing":
         return f"missing ({every})"
+    age = r.secrets[-1].age
     if r.rotation == "expired":
+        if expires is not None and (r.token_life is None or (age and age < r.token_life)):
+            return f"expired at {when}"  # the recorded expiry came first
         return f"expired, token older than {period_text(r.token_life or timedelta())}"
+    if r.rotation == "due" and due_in is not None and due_in > timedelta() and expires:
+        return f"due: expires at {when} ({every})"
     if r.rotation == "due" and due_in is not None:
         return f"due {age_text(-due_in)} ago ({every})"
     return f"ok, due in {age_text(due_in or timedelta())} ({every})"

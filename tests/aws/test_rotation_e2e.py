@@ -323,3 +323,21 @@ def test_the_recorded_expiry_is_kept_and_makes_the_token_due_before_it_lapses(
     assert next(r for r in org["registries"] if r["registry"] == "ECR")["rotation"]["status"] == (
         "expired"
     )
+
+
+def test_status_text_names_a_recorded_expiry(ecr: Cli, ecr_expiry: EcrExpiry) -> None:
+    assert ecr.apply()[0] == 0
+    document = json.loads(ecr.state.read_text())
+    soon = datetime.now(UTC) + timedelta(minutes=30)
+    for entry in document["secrets"]:
+        if entry["secret"] == TOKEN:
+            entry["expires_at"] = soon.isoformat()
+    ecr.state.write_text(json.dumps(document))
+    code, out, err = ecr("status")
+    assert f"due: expires at {soon.strftime('%Y-%m-%d %H:%M')} UTC" in out, out
+    for entry in document["secrets"]:
+        if entry["secret"] == TOKEN:
+            entry["expires_at"] = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    ecr.state.write_text(json.dumps(document))
+    code, out, err = ecr("status")
+    assert "expired at " in out, out
