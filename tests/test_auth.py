@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth
 
-from provisioner.cli import main
 from provisioner.errors import ProvisionError
 from provisioner.github.auth import api_url, credentials, token_variables
 from provisioner.sources import GITHUB_CREDENTIALS
@@ -141,27 +139,13 @@ def test_command_sources_never_see_a_variable_a_token_is_read_from() -> None:
     assert every == set(ALL) and every <= GITHUB_CREDENTIALS
 
 
-def sandbox_run(cli: Cli, *argv: str) -> tuple[int, str, str]:
-    """``provision COMMAND CONFIG --api-url SANDBOX ...`` for commands without --state."""
-    cli.capsys.readouterr()
-    saved = dict(os.environ)
-    os.environ.update(cli.env)
-    try:
-        code = main([argv[0], str(cli.config), "--api-url", cli.gh.sandbox.url, *argv[1:]])
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    out, err = cli.capsys.readouterr()
-    return code, out, err
-
-
 def test_the_enterprise_token_is_the_one_sent_off_github_com(cli: Cli) -> None:
     # The sandbox (loopback, not github.com) tells its tokens apart by kind and by rights.
     cli.env |= {"GH_ENTERPRISE_TOKEN": "github_pat_fine", "GITHUB_ENTERPRISE_TOKEN": "ghp_no_org"}
     code, _, err = cli("plan")
     assert code == 0, err
     assert {r["token_kind"] for r in cli.requests()} == {"fine-grained"}
-    code, out, _ = sandbox_run(cli, "doctor", "--json")
+    code, out, _ = cli.without_state("doctor", "--json")
     token = next(c for c in json.loads(out)["checks"] if c["check"] == "token")
     assert token["message"] == "fine-grained personal access token from GH_ENTERPRISE_TOKEN"
 

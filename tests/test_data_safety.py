@@ -114,7 +114,7 @@ def test_the_default_state_follows_the_config_name(
     named = CONFIG.replace("version: 1\n", "version: 1\nname: platform\n")
     cli.write_config(named)
     cli.state = None  # type: ignore[assignment]
-    code, out, err = _run_default_state(cli, "apply", "--yes", "--write-interval", "0")
+    code, out, err = cli.without_state("apply", "--yes", "--write-interval", "0")
     assert code == 0, err
     path = cli.tmp / ".provision" / "platform" / "state.json"
     assert json.loads(path.read_text())["config"] == "platform"
@@ -122,7 +122,7 @@ def test_the_default_state_follows_the_config_name(
     renamed = cli.tmp / "renamed.yaml"
     cli.config.rename(renamed)
     cli.config = renamed
-    code, out, err = _run_default_state(cli, "plan", "--detailed-exitcode")
+    code, out, err = cli.without_state("plan", "--detailed-exitcode")
     assert (code, out.strip()) == (0, "No changes."), err
 
 
@@ -132,32 +132,14 @@ def test_a_legacy_default_state_is_read_and_moved_without_loss(cli: Cli) -> None
     legacy.parent.mkdir()
     cli.state.rename(legacy)
     cli.state = None  # type: ignore[assignment]
-    code, out, err = _run_default_state(cli, "plan", "--detailed-exitcode")
+    code, out, err = cli.without_state("plan", "--detailed-exitcode")
     assert (code, out.strip()) == (0, "No changes."), err
     assert legacy.exists()  # plan writes nothing
-    code, out, err = _run_default_state(cli, "apply", "--yes")
+    code, out, err = cli.without_state("apply", "--yes")
     assert code == 0, err
     assert not legacy.exists()
     moved = cli.tmp / ".provision" / "team" / "state.json"
     assert len(json.loads(moved.read_text())["secrets"]) == 9
-
-
-def _run_default_state(cli: Cli, *args: str) -> tuple[int, str, str]:
-    """The CLI without --state (the harness always passes one)."""
-    import os
-
-    from provisioner.cli import main
-
-    cli.capsys.readouterr()
-    saved = dict(os.environ)
-    os.environ.update(cli.env)
-    try:
-        code = main([args[0], str(cli.config), "--api-url", cli.gh.sandbox.url, *args[1:]])
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    out, err = cli.capsys.readouterr()
-    return code, out, err
 
 
 def test_a_plan_without_state_says_so_in_one_line(cli: Cli) -> None:

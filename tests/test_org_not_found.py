@@ -12,7 +12,6 @@ import json
 import pytest
 
 from tests.support.e2e import Cli
-from tests.test_auth import sandbox_run
 
 CONFIG = """\
 version: 1
@@ -57,7 +56,7 @@ def test_plan_and_doctor_tell_the_three_cases_apart(
     assert f"error: {message}\n" in err, err
     assert "Traceback" not in err
 
-    code, out, _ = sandbox_run(cli, "doctor", "--json")
+    code, out, _ = cli.without_state("doctor", "--json")
     assert code == 1
     target = next(c for c in json.loads(out)["checks"] if c["check"] == "target")
     assert (target["status"], target["message"]) == ("fail", message)

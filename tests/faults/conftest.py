@@ -103,6 +103,21 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 30) 
         time.sleep(0.02)
 
 
+def stop_after_first_write(
+    cli: Cli, process: subprocess.Popen[str], stop: Callable[[subprocess.Popen[str]], object]
+) -> tuple[str, str]:
+    """Wait for the run's first write, ``stop(process)`` (send it its signals), then collect
+    its output; the process never outlives the call."""
+    try:
+        wait_until(cli.gh.secrets, "a first write")
+        stop(process)
+        out, err = process.communicate(timeout=30)
+        return out, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def ok_keys(report: dict[str, Any]) -> set[Key]:
     """The changes an apply --json report calls done."""
     return {

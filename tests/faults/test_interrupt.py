@@ -16,7 +16,7 @@ from tests.faults.conftest import (
     ok_keys,
     recorded,
     spawn_apply,
-    wait_until,
+    stop_after_first_write,
 )
 from tests.support.e2e import Cli
 
@@ -33,13 +33,7 @@ def test_a_stop_signal_finishes_the_write_in_flight_records_state_and_reports(
 ) -> None:
     faults(fcli, latency=0.15)
     process = spawn_apply(fcli, "--json")
-    try:
-        wait_until(fcli.gh.secrets, "a first write")
-        process.send_signal(signum)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    out, err = stop_after_first_write(fcli, process, lambda p: p.send_signal(signum))
     assert process.returncode == exit_code, err
     assert f"{word}: finishing the write in flight" in err
     assert "Traceback" not in err
@@ -62,13 +56,7 @@ def test_a_stop_signal_finishes_the_write_in_flight_records_state_and_reports(
 def test_sigterm_prints_the_text_report_too(fcli: Cli) -> None:
     faults(fcli, latency=0.15)
     process = spawn_apply(fcli)
-    try:
-        wait_until(fcli.gh.secrets, "a first write")
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    out, err = stop_after_first_write(fcli, process, lambda p: p.send_signal(signal.SIGTERM))
     assert process.returncode == 143, err
     done = len(held(fcli))
     assert f"Apply: {done} done, 0 failed, {9 - done} not attempted. Interrupted." in out

@@ -26,6 +26,7 @@ from tests.faults.conftest import (
     recorded,
     spawn,
     spawn_apply,
+    stop_after_first_write,
     values,
     wait_until,
 )
@@ -46,13 +47,9 @@ def test_two_ctrl_c_50ms_apart_still_record_what_was_read_back_and_print_the_jso
 ) -> None:
     faults(fcli, latency=0.15)
     process = spawn_apply(fcli, "--json")
-    try:
-        wait_until(fcli.gh.secrets, "a first write")
-        _stop_twice(process, signal.SIGINT, signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    out, err = stop_after_first_write(
+        fcli, process, lambda p: _stop_twice(p, signal.SIGINT, signal.SIGINT)
+    )
     assert process.returncode == 130, err
     assert "stopping at once" in err and "Traceback" not in err
     report = json.loads(out)  # one whole JSON document
@@ -148,13 +145,7 @@ def test_a_hangup_the_process_was_told_to_ignore_stays_ignored(fcli: Cli) -> Non
     process = spawn_apply(
         fcli, "--json", preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)
     )
-    try:
-        wait_until(fcli.gh.secrets, "a first write")
-        process.send_signal(signal.SIGHUP)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    out, err = stop_after_first_write(fcli, process, lambda p: p.send_signal(signal.SIGHUP))
     assert process.returncode == 0, err
     assert {c["result"] for c in json.loads(out)["changes"]} == {"ok"}
     assert_converged(fcli)

@@ -58,21 +58,17 @@ class Cli:
         self.config.write_text(text)
 
     def __call__(self, *args: str) -> tuple[int, str, str]:
+        """``provision COMMAND CONFIG --api-url SANDBOX --state STATE ARGS...``."""
+        return self.without_state(args[0], "--state", str(self.state), *args[1:])
+
+    def without_state(self, *args: str) -> tuple[int, str, str]:
+        """``provision COMMAND CONFIG --api-url SANDBOX ARGS...``: the default state (or none,
+        for commands without one), in the harness's environment."""
         self.capsys.readouterr()
         saved = dict(os.environ)
         os.environ.update(self.env)
         try:
-            code = main(
-                [
-                    args[0],
-                    str(self.config),
-                    "--api-url",
-                    self.gh.sandbox.url,
-                    "--state",
-                    str(self.state),
-                    *args[1:],
-                ]
-            )
+            code = main([args[0], str(self.config), "--api-url", self.gh.sandbox.url, *args[1:]])
         finally:
             os.environ.clear()
             os.environ.update(saved)
