@@ -126,3 +126,22 @@ def test_an_unreadable_file(cli: Cli) -> None:
     code, _, err = cli("plan")
     assert code == 1
     assert "cannot read: Permission denied" in err
+
+
+def test_a_fifo_as_config_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "team.yaml"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "provisioner", "validate", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=30,  # a blocking open would hang here for ever
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert f"{fifo}: not a regular file" in done.stderr
