@@ -210,7 +210,7 @@ def _options(
 
 
 @app.command()
-def validate(config: ConfigArg, json_output: JsonOpt = False) -> int:
+def validate(config: ConfigArg, json_output: JsonOpt = False, no_color: NoColorOpt = False) -> int:
     """Parse and check the config; reads no value source and no network."""
     from provisioner.commands import validate as command
 
@@ -218,7 +218,7 @@ def validate(config: ConfigArg, json_output: JsonOpt = False) -> int:
 
 
 @app.command()
-def schema() -> int:
+def schema(no_color: NoColorOpt = False) -> int:
     """Print the config's JSON Schema (for editors: yaml-language-server)."""
     from provisioner.commands import validate as command
 
@@ -402,6 +402,7 @@ def doctor(
 
 @app.command()
 def sandbox(
+    no_color: NoColorOpt = False,
     port: Annotated[
         int, typer.Option("--port", min=0, max=65535, help="Port (0: any free port).")
     ] = 8080,

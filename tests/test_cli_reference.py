@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,14 @@ def test_show_completion_prints_the_named_shells_script(shell: str, marker: str)
     assert script.returncode == 0, script.stderr
     assert marker in script.stdout
     assert _run({}, "--show-completion", "tcsh").returncode == 64
+
+
+def test_every_command_accepts_no_color() -> None:
+    from typer.main import get_command
+
+    from provisioner.cli import app
+
+    group: Any = get_command(app)
+    for name, command in group.commands.items():
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert "--no-color" in options, name
