@@ -68,11 +68,13 @@ RegistryOpt = Annotated[
     typer.Option("--registry", metavar="ID", help="Only this registry ID (repeatable)."),
 ]
 StateOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--state",
         envvar="PROVISION_STATE",
-        help="State file [default: <config dir>/.provision/<name or config stem>/state.json].",
+        metavar="PATH|s3://BUCKET/PREFIX/",
+        help="Where the state lives [default: config state:, else "
+        "<config dir>/.provision/<name or config stem>/].",
     ),
 ]
 ApiUrlOpt = Annotated[
@@ -259,8 +261,17 @@ def plan(
         ),
     ] = None,
     max_wait: MaxWaitOpt = 900.0,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="Save the plan (0600, no value) for provision apply FILE.",
+        ),
+    ] = None,
+    lock_timeout: LockTimeoutOpt = 0.0,
 ) -> int:
-    """Show what apply would change; writes nothing anywhere."""
+    """Show what apply would change; writes nothing anywhere (but --out). Never locks."""
     from provisioner.commands.plan import plan as plan_command
 
     if json_output and output_format not in (None, "json"):
@@ -277,18 +288,27 @@ def plan(
         state=state,
         prune=prune,
         max_wait=max_wait,
+        lock_timeout=lock_timeout,  # accepted for scripts; a plan never waits on a lock
     )
     return plan_command(
         options,
         detailed_exitcode=detailed_exitcode,
         force_rotate=force_rotate,
         output_format=chosen,
+        out=out,
     )
 
 
 @app.command()
 def apply(
-    config: ConfigArg,
+    config: Annotated[
+        Path,
+        typer.Argument(
+            help="The YAML configuration file, or a plan saved by plan --out.",
+            show_default=False,
+            metavar="CONFIG|PLANFILE",
+        ),
+    ],
     json_output: JsonOpt = False,
     target: TargetOpt = None,
     registry: RegistryOpt = None,
@@ -325,9 +345,22 @@ def apply(
         ),
     ] = False,
 ) -> int:
-    """Compute the plan, show it, ask, apply it, record state."""
+    """Compute the plan, show it, ask, apply it, record state (or apply a saved plan)."""
+    from provisioner import saved_plan
     from provisioner.commands.apply import apply as apply_command
 
+    saved = saved_plan.read(config)
+    if saved is not None:
+        if target or registry or prune or force_rotate:
+            raise UsageError(
+                "a saved plan fixes --target, --registry, --prune and --force-rotate: "
+                "give none of them with PLANFILE"
+            )
+        config, target, registry = Path(saved.config), saved.targets, saved.registries
+        prune, force_rotate = (
+            saved.flags.get("prune", False),
+            saved.flags.get("force_rotate", False),
+        )
     options = _options(
         config,
         json_output,
@@ -343,7 +376,11 @@ def apply(
         lock_timeout=lock_timeout,
     )
     return apply_command(
-        options, yes=yes, force_rotate=force_rotate, allow_mass_delete=allow_mass_delete
+        options,
+        yes=yes,
+        force_rotate=force_rotate,
+        allow_mass_delete=allow_mass_delete,
+        saved=saved,
     )
 
 
@@ -397,6 +434,62 @@ def doctor(
 
     return command.doctor(
         _options(config, json_output, target, registry, api_url, verbose, no_color)
+    )
+
+
+state_app = typer.Typer(
+    name="state",
+    help="Look at and repair the state (never touches GitHub).",
+    no_args_is_help=True,
+)
+app.add_typer(state_app)
+
+
+@state_app.command("list")
+def state_list(
+    config: ConfigArg,
+    json_output: JsonOpt = False,
+    state: StateOpt = None,
+    lock_timeout: LockTimeoutOpt = 0.0,
+) -> int:
+    """What the state records: scope, target, secret, registry, when and by which run."""
+    from provisioner.commands import state as command
+
+    return command.state_list(
+        Options(config=config, json=json_output, state=state, lock_timeout=lock_timeout)
+    )
+
+
+@state_app.command("rm")
+def state_rm(
+    config: ConfigArg,
+    target: Annotated[str, typer.Argument(metavar="SCOPE:NAME", help="The target.")],
+    secrets: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[SECRET...]", help="Only these secrets (default: all)."),
+    ] = None,
+    state: StateOpt = None,
+    lock_timeout: LockTimeoutOpt = 0.0,
+) -> int:
+    """Stop managing a target's secrets (or the named ones); deletes nothing on GitHub."""
+    from provisioner.commands import state as command
+
+    options = Options(config=config, state=state, lock_timeout=lock_timeout)
+    return command.state_rm(options, target, secrets or [])
+
+
+@state_app.command("unlock")
+def state_unlock(
+    config: ConfigArg,
+    lock_id: Annotated[str, typer.Argument(metavar="LOCK_ID", help="The ID the lock names.")],
+    state: StateOpt = None,
+    lock_timeout: LockTimeoutOpt = 0.0,
+) -> int:
+    """Remove a lock left by a run that died; refuses an ID that does not match."""
+    from provisioner.commands import state as command
+
+    return command.state_unlock(
+        Options(config=config, state=state, lock_timeout=lock_timeout), lock_id
     )
 
 

@@ -18,11 +18,19 @@ REPO_PREFIX = "/repos/octo-org/legacy"
 
 
 def _state(cli: Cli) -> dict[str, object]:
-    document: dict[str, object] = json.loads(cli.state.read_text())
-    return document
+    """Every shard's entries as one pre-sharding document (what _write_state writes back)."""
+    shards = [json.loads(p.read_text()) for p in sorted(cli.state.glob("*/*.json"))]
+    config = shards[0]["config"] if shards else None
+    secrets = [e for s in shards for e in s["secrets"]]
+    return {"format_version": 1, "config": config, "secrets": secrets}
 
 
 def _write_state(cli: Cli, document: dict[str, object]) -> None:
+    """Replace the state by one pre-sharding document at --state (read, then migrated)."""
+    import shutil
+
+    if cli.state.is_dir():
+        shutil.rmtree(cli.state)
     cli.state.write_text(json.dumps(document))
 
 
@@ -116,7 +124,7 @@ def test_the_default_state_follows_the_config_name(
     cli.state = None  # type: ignore[assignment]
     code, out, err = cli.without_state("apply", "--yes", "--write-interval", "0")
     assert code == 0, err
-    path = cli.tmp / ".provision" / "platform" / "state.json"
+    path = cli.tmp / ".provision" / "platform" / "org" / "octo-org.json"
     assert json.loads(path.read_text())["config"] == "platform"
     # Renaming the file keeps the state (and so plans nothing).
     renamed = cli.tmp / "renamed.yaml"
@@ -130,7 +138,7 @@ def test_a_legacy_default_state_is_read_and_moved_without_loss(cli: Cli) -> None
     assert cli.apply()[0] == 0
     legacy = cli.tmp / ".provision" / "team.state.json"
     legacy.parent.mkdir()
-    cli.state.rename(legacy)
+    legacy.write_text(json.dumps(_state(cli)))
     cli.state = None  # type: ignore[assignment]
     code, out, err = cli.without_state("plan", "--detailed-exitcode")
     assert (code, out.strip()) == (0, "No changes."), err
@@ -138,13 +146,15 @@ def test_a_legacy_default_state_is_read_and_moved_without_loss(cli: Cli) -> None
     code, out, err = cli.without_state("apply", "--yes")
     assert code == 0, err
     assert not legacy.exists()
-    moved = cli.tmp / ".provision" / "team" / "state.json"
-    assert len(json.loads(moved.read_text())["secrets"]) == 9
+    moved = sorted((cli.tmp / ".provision" / "team").glob("*/*.json"))
+    assert sum(len(json.loads(p.read_text())["secrets"]) for p in moved) == 9
 
 
 def test_a_plan_without_state_says_so_in_one_line(cli: Cli) -> None:
     assert cli.apply()[0] == 0
-    cli.state.unlink()
+    import shutil
+
+    shutil.rmtree(cli.state)
     code, out, err = cli("plan")
     assert code == 0
     assert f"no state at {cli.state}: 9 existing secrets plan as value-unknown" in err
@@ -258,7 +268,7 @@ def test_a_naive_timestamp_or_deep_nesting_in_state_is_a_clean_error(cli: Cli) -
     cli.state.write_text("[" * 100_000 + "]" * 100_000)
     code, out, err = cli("plan")
     assert code == 1
-    assert "the state file is damaged" in err and "internal error" not in err
+    assert "the state is damaged" in err and "internal error" not in err
 
 
 # -- 16. GitHub's 100 secrets per target ------------------------------------------------------

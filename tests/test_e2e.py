@@ -61,9 +61,11 @@ def test_cold_apply_then_no_op_plan(cli: Cli) -> None:
         "octocat/dotfiles",
     ]
 
-    mode = stat.S_IMODE(cli.state.stat().st_mode)
-    assert mode == 0o600
-    state_text = cli.state.read_text()
+    assert stat.S_IMODE(cli.state.stat().st_mode) == 0o700
+    shards = sorted(cli.state.glob("*/*.json"))
+    assert len(shards) == 3  # one per target
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in shards)
+    state_text = cli.state_text()
     assert ACR_PASSWORD not in state_text and HUB_TOKEN not in state_text
 
     cli.reset_log()
@@ -171,7 +173,7 @@ def test_removed_target_deletes_managed_secrets(cli: Cli) -> None:
     assert cli.apply()[0] == 0
     assert not [k for k in cli.gh.secrets() if k[1] == "octo-org/legacy"]
     assert cli("plan", "--detailed-exitcode")[0] == 0
-    assert "octo-org/legacy" not in cli.state.read_text()
+    assert "octo-org/legacy" not in cli.state_text()
 
 
 def test_unmanaged_listed_and_deleted_only_with_prune(cli: Cli) -> None:
@@ -271,7 +273,7 @@ def test_no_value_in_any_output_or_file(cli: Cli) -> None:
     ]
     for text in texts:
         assert "MARKER" not in text
-        assert "$argon2id$" not in text or text == cli.state.read_text()
+        assert "$argon2id$" not in text or text in cli.state_text()
 
 
 def test_apply_without_a_terminal_prints_a_line_per_finished_write(cli: Cli) -> None:

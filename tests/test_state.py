@@ -14,6 +14,7 @@ import pytest
 from provisioner import state
 from provisioner.domain import StateEntry, TargetRef
 from provisioner.errors import StateError
+from provisioner.state.local import LocalBackend
 
 KEY = (TargetRef("org", "octo-org"), "ACR_CONTAINER_REGISTRY_USER")
 ENTRY = StateEntry(
@@ -22,20 +23,21 @@ ENTRY = StateEntry(
 
 
 def test_round_trip_and_mode(tmp_path: Path) -> None:
-    path = tmp_path / "deep" / "s.json"
+    path = tmp_path / "deep" / "s"
     assert state.load(path) == {}
     state.save(path, {KEY: ENTRY})
     assert state.load(path) == {KEY: ENTRY}
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [p.name for p in path.parent.iterdir()] == ["s.json"]  # no temporary file left
+    shard = path / "org" / "octo-org.json"
+    assert stat.S_IMODE(shard.stat().st_mode) == 0o600
+    assert [p.name for p in shard.parent.iterdir() if not p.name.endswith(".lock")] == [
+        "octo-org.json"
+    ]  # no temporary file left
 
 
 def test_default_path(tmp_path: Path) -> None:
     config = tmp_path / "team.yaml"
-    assert state.default_path(config, {}) == tmp_path / ".provision" / "team" / "state.json"
-    named = state.default_path(config, {}, "platform")
-    assert named == tmp_path / ".provision" / "platform" / "state.json"
-    assert state.default_path(config, {"PROVISION_STATE": "/x/s.json"}) == Path("/x/s.json")
+    assert state.default_path(config) == tmp_path / ".provision" / "team"
+    assert state.default_path(config, "platform") == tmp_path / ".provision" / "platform"
 
 
 @pytest.mark.parametrize(
@@ -55,13 +57,14 @@ def test_damaged_state_is_a_clear_error(tmp_path: Path, content: str) -> None:
         state.load(path)
 
 
-def test_two_holders_cannot_interleave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "s.json"
+def test_two_holders_cannot_interleave(tmp_path: Path) -> None:
+    store = state.Store(LocalBackend(tmp_path / "s"), "team")
+    target = KEY[0]
     held = threading.Event()
     release = threading.Event()
 
     def holder() -> None:
-        with state.locked(path):
+        with state.Store(LocalBackend(tmp_path / "s"), "team").locked([target]):
             held.set()
             release.wait(5)
 
@@ -72,7 +75,7 @@ def test_two_holders_cannot_interleave(tmp_path: Path, monkeypatch: pytest.Monke
     said: list[str] = []
     with (
         pytest.raises(StateError, match=r"still locked by .* after --lock-timeout 0\.2s"),
-        state.locked(path, 0.2, notify=said.append),
+        store.locked([target], 0.2, notify=said.append),
     ):
         pass
     assert time.monotonic() - start >= 0.2
@@ -81,25 +84,33 @@ def test_two_holders_cannot_interleave(tmp_path: Path, monkeypatch: pytest.Monke
     # By default, no wait at all.
     with (
         pytest.raises(StateError, match=r"locked by .*@.* wait for it to finish"),
-        state.locked(path),
+        store.locked([target]),
     ):
+        pass
+    # Another target's shard is not locked: narrowed runs never contend.
+    with store.locked([TargetRef("org", "other-org")]):
         pass
     release.set()
     thread.join()
-    with state.locked(path):
+    with store.locked([target]):
         pass
 
 
-def test_apply_refuses_while_another_holds_the_lock(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    with state.locked(cli.state) as holder:
+def test_apply_refuses_while_another_holds_the_lock(cli) -> None:  # type: ignore[no-untyped-def]
+    store = state.Store(LocalBackend(cli.state), "team")
+    with store.locked([TargetRef("org", "octo-org")]) as holder:
         start = time.monotonic()
         code, out, err = cli.apply()
         assert time.monotonic() - start < 5  # fails at once by default
         assert code == 1 and f"the state is locked by {holder.describe()}" in err
+        assert f"provision state unlock {cli.config} {holder.lock_id}" in err
         code, out, err = cli.apply("--lock-timeout", "0.3")
         assert code == 1 and "waiting up to 0.3s for the state lock held by" in err
         assert "still locked by" in err
-    assert cli.gh.secrets() == {}
+        # A run narrowed to another target does not wait for this lock.
+        assert cli.apply("--target", "repository:octo-org/legacy")[0] == 0
+        # plan never locks
+        assert cli("plan", "--lock-timeout", "0")[0] == 0
     assert cli.apply("--lock-timeout", "5")[0] == 0
 
 
@@ -113,13 +124,13 @@ def test_apply_saves_the_state_once_a_second_not_once_per_target(
     )
     cli.write_config(cli.config.read_text().split("targets:")[0] + "targets:\n" + targets)
     saves: list[int] = []
-    real_save = state.save
+    real_save = state.Store.save
 
-    def counting_save(path: Path, entries: dict, config: str | None = None) -> None:  # type: ignore[type-arg]
+    def counting_save(self: state.Store, entries: dict) -> None:  # type: ignore[type-arg]
         saves.append(len(entries))
-        real_save(path, entries, config)
+        real_save(self, entries)
 
-    monkeypatch.setattr(state, "save", counting_save)
+    monkeypatch.setattr(state.Store, "save", counting_save)
     code, out, err = cli.apply()
     assert code == 0, err
     assert 1 <= len(saves) < 5  # five targets written in well under SAVE_EVERY per save

@@ -113,7 +113,7 @@ def test_status_command_end_to_end(cli: Cli, tmp_path: Path) -> None:
     assert "tok-MARKER" not in out + err and not witness.exists()
 
     # Scheduled rotation stopped: without state, GitHub's updated_at tells the age.
-    cli.state.unlink()
+    __import__("shutil").rmtree(cli.state)
     for target in (("org", "octo-org"),):
         cli.gh.admin(
             "POST",

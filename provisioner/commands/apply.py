@@ -5,15 +5,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from provisioner import output, state
+from provisioner import output, saved_plan
 from provisioner.apply import Applier, Outcome, Report
 from provisioner.commands.options import Options
+from provisioner.commands.plan import snapshot
 from provisioner.commands.preamble import (
     load_state,
     make_plan,
     plan_inputs,
     prepare,
     report_problems,
+    state_targets,
 )
 from provisioner.errors import EXIT_ERROR, EXIT_OK, UsageError, stop_exit
 from provisioner.plan import Plan
@@ -78,19 +80,36 @@ def apply(
     yes: bool = False,
     force_rotate: bool = False,
     allow_mass_delete: bool = False,
+    saved: saved_plan.SavedPlan | None = None,
 ) -> int:
-    """Plan, show, confirm, write serially, record state, report."""
+    """Plan, show, confirm, write serially, record state, report.
+
+    ``saved``: a saved plan (``plan --out``): applied only if the plan computed now is the
+    same, else refused as stale with nothing written. Only the targets this run may write
+    are locked, each shard on its own.
+    """
     if not yes and not sys.stdin.isatty():
         raise UsageError("apply needs --yes when standard input is not a terminal")
     prepared = prepare(options)
-    location, identity = prepared.location, prepared.config.identity
-    with state.locked(location.path, options.lock_timeout, notify=output.warn):
-        location.adopt_legacy()
-        inputs = plan_inputs(prepared, load_state(prepared))  # the state, read once, locked
-        result = make_plan(inputs, options, force_rotate=force_rotate)
+    store = prepared.store
+    targets = state_targets(prepared)  # a bad --target is a usage error before any lock
+    store.migrate()  # a pre-sharding document becomes shards (create-if-absent: no lock)
+    with store.locked(targets, options.lock_timeout, notify=output.warn):
+        inputs = plan_inputs(prepared, load_state(prepared, targets))  # read once, locked
+        with saved_plan.recording(inputs.client) as recorder:
+            result = make_plan(inputs, options, force_rotate=force_rotate)
+        if saved is not None:
+            flags = {"prune": options.prune, "force_rotate": force_rotate}
+            now = snapshot(options, prepared.config.identity, result, recorder.observed, flags)
+            stale = saved_plan.staleness(saved, now)
+            if stale:
+                raise saved_plan.StalePlan(
+                    f"the plan is stale: {'; '.join(stale)}; nothing was written. "
+                    "Make a new plan (provision plan --out)"
+                )
         if not options.json:
             write_plan(result, sys.stdout, no_color=options.no_color)
-        report_problems(result, location)
+        report_problems(result, store)
         if result.mass_deletes and not allow_mass_delete:
             output.error(
                 "apply refused: the plan deletes too much of a target (see above); nothing "
@@ -103,13 +122,14 @@ def apply(
             output.info("Apply cancelled.")
             return EXIT_ERROR
         # With no change the applier still drops the entries the plan forgets, and saves.
-        report = _write(
-            inputs, result, options, lambda entries: state.save(location.path, entries, identity)
-        )
+        report = _write(inputs, result, options, store.save)
+    for conflict in store.conflicts:
+        output.error(conflict)
+    failed = result.has_errors or bool(store.conflicts)
     if not result.has_changes:
         if options.json:
             write_json(plan_data(result), sys.stdout)
-        return EXIT_ERROR if result.has_errors else EXIT_OK
+        return EXIT_ERROR if failed else EXIT_OK
     if options.json:
         write_json(plan_data(result, report), sys.stdout)
     else:
@@ -117,4 +137,4 @@ def apply(
         write_report(report, sys.stdout, no_color=options.no_color)
     if report.interrupted:  # 130, 143 or 129: the first signal's
         return stop_exit(report.stopped_by)[0]
-    return EXIT_OK if report.ok and not result.has_errors else EXIT_ERROR
+    return EXIT_OK if report.ok and not failed else EXIT_ERROR

@@ -14,7 +14,8 @@ class Options:
     json: bool = False
     targets: list[str] = field(default_factory=list)
     registries: list[str] = field(default_factory=list)
-    state: Path | None = None
+    state: str | None = None
+    """--state: a local path or s3://BUCKET/PREFIX/ (a str: a Path would fold the //)."""
     api_url: str | None = None
     verbose: bool = False
     no_color: bool = False

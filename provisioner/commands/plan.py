@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+from provisioner import output, saved_plan
 from provisioner.commands.options import Options
 from provisioner.commands.preamble import (
     load_state,
@@ -13,6 +15,7 @@ from provisioner.commands.preamble import (
     report_problems,
 )
 from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from provisioner.plan import Plan
 from provisioner.render.plan import plan_data, write_plan
 from provisioner.render.text import write_json
 
@@ -23,14 +26,17 @@ def plan(
     detailed_exitcode: bool = False,
     force_rotate: bool = False,
     output_format: str = "text",
+    out: Path | None = None,
 ) -> int:
-    """Compute and render (``output_format``: text, json or markdown); write nothing anywhere.
+    """Compute and render (``output_format``: text, json or markdown); write nothing anywhere
+    but ``out``, the saved plan, when asked. A plan never locks the state.
 
     ``force_rotate`` previews ``apply --force-rotate``: every rotating secret plans a rotation.
     """
     prepared = prepare(options)
     inputs = plan_inputs(prepared, load_state(prepared))
-    result = make_plan(inputs, options, force_rotate=force_rotate)
+    with saved_plan.recording(inputs.client) as recorder:
+        result = make_plan(inputs, options, force_rotate=force_rotate)
     if options.json or output_format == "json":
         write_json(plan_data(result), sys.stdout)
     elif output_format == "markdown":
@@ -39,7 +45,37 @@ def plan(
         write_markdown(result, sys.stdout)
     else:
         write_plan(result, sys.stdout, no_color=options.no_color)
-    report_problems(result, prepared.location)
+    report_problems(result, prepared.store)
     if result.has_errors:
+        if out is not None:
+            output.error(f"{out}: not saved: a plan with errors cannot be applied")
         return EXIT_ERROR
+    if out is not None:
+        flags = {"prune": options.prune, "force_rotate": force_rotate}
+        identity = prepared.config.identity
+        saved_plan.write(out, snapshot(options, identity, result, recorder.observed, flags))
+        if not options.json:
+            output.info(f"Saved the plan to {out}: apply it with: provision apply {out}")
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
+
+
+def snapshot(
+    options: Options,
+    identity: str,
+    result: Plan,
+    observed: saved_plan.Observed,
+    flags: dict[str, bool],
+) -> saved_plan.SavedPlan:
+    """What a saved plan records of this run (never a value, fingerprint or ciphertext)."""
+    from provisioner.render.plan import change_data
+
+    return saved_plan.SavedPlan(
+        config=str(options.config),
+        identity=identity,
+        digest=saved_plan.config_digest(options.config),
+        targets=sorted(options.targets),
+        registries=sorted(options.registries),
+        flags=flags,
+        observed=observed,
+        changes=[change_data(c) for c in result.changes],
+    )

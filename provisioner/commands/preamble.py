@@ -2,13 +2,13 @@
 state, in one place for plan, apply and status.
 
 Usage errors come first (a bad --target is reported before any file is read), then the
-config, then the state, whose identity must be this config's. ``apply`` loads the state
-under its lock (:func:`load_state` after locking), the others without.
+config, then the state, whose identity must be this config's. ``apply`` loads the shards
+of the targets it may write under their locks (:func:`load_state` after locking), the
+others without.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,45 +16,36 @@ from provisioner import output, planner, state
 from provisioner.commands.options import Options
 from provisioner.config import Config, load_config
 from provisioner.desired import check_selection
-from provisioner.domain import Selection, StateEntry, StateKey
+from provisioner.domain import Selection, StateEntry, StateKey, TargetRef
 from provisioner.factory import make_client, make_resolver
 from provisioner.plan import Plan
 from provisioner.planner import Inputs
 from provisioner.render.text import plural, progress
+from provisioner.state import Store
 
 
-@dataclass(frozen=True)
-class StateLocation:
-    """Where this run's state lives, and an older default location to read it from."""
-
-    path: Path
-    legacy: Path | None = None
-    """The pre-identity default (``.provision/<stem>.state.json``), when it is the one that
-    exists: read from there, moved to ``path`` by the first apply."""
-
-    @property
-    def source(self) -> Path:
-        return self.legacy if self.legacy is not None else self.path
-
-    def load(self, identity: str) -> dict[StateKey, StateEntry]:
-        return state.load(self.source, identity)
-
-    def adopt_legacy(self) -> None:
-        """Move the legacy file to the new place (under the state lock: nothing is lost)."""
-        if self.legacy is not None and self.legacy.exists() and not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.replace(self.legacy, self.path)
-
-
-def locate_state(config: Config, flag: Path | None) -> StateLocation:
-    """``--state`` / ``PROVISION_STATE``, else the default derived from the config's name."""
-    if flag is not None:
-        return StateLocation(flag.expanduser())
-    path = state.default_path(config.path, os.environ, config.identity)
-    if os.environ.get("PROVISION_STATE", "").strip() or path.exists():
-        return StateLocation(path)
-    legacy = state.legacy_path(config.path)
-    return StateLocation(path, legacy if legacy.exists() else None)
+def locate_state(config: Config, flag: str | None) -> Store:
+    """``--state`` / ``PROVISION_STATE``, else config ``state:`` (a relative path starts at the
+    config's folder), else the default derived from the config's name."""
+    location = flag or config.state
+    given = bool(location)
+    if location and not state.is_s3(location):
+        path = Path(location).expanduser()
+        location = str(path if flag or path.is_absolute() else config.path.parent / path)
+    location = location or str(state.default_path(config.path, config.identity))
+    backend = state.open_backend(location)
+    legacy: list[Path] = []
+    if not state.is_s3(location):
+        legacy = state.legacy_paths(config.path, Path(location))
+        if given:  # the pre-identity default belongs to the default location only
+            old = config.path.parent / ".provision" / f"{config.path.stem}.state.json"
+            legacy = [p for p in legacy if p != old]
+    return Store(
+        backend,
+        config.identity,
+        legacy=legacy,
+        unlock_hint=f"provision state unlock {config.path}",
+    )
 
 
 @dataclass(frozen=True)
@@ -64,7 +55,7 @@ class Prepared:
     options: Options
     selection: Selection
     config: Config
-    location: StateLocation
+    store: Store
 
 
 def prepare(options: Options, *, warn: bool = True) -> Prepared:
@@ -77,12 +68,21 @@ def prepare(options: Options, *, warn: bool = True) -> Prepared:
     return Prepared(options, selection, config, locate_state(config, options.state))
 
 
-def load_state(prepared: Prepared) -> dict[StateKey, StateEntry]:
-    """The state (refused if it belongs to another config); a --target naming nothing in the
-    config or the state is a usage error."""
-    entries = prepared.location.load(prepared.config.identity)
-    check_selection(prepared.selection, prepared.config, {target for target, _ in entries})
-    return entries
+def state_targets(prepared: Prepared) -> list[TargetRef]:
+    """The targets this run observes (and ``apply`` may write): the selected configured ones
+    and those only the state records; a --target naming none of them is a usage error."""
+    recorded = prepared.store.recorded_targets()
+    check_selection(prepared.selection, prepared.config, recorded)
+    configured = [TargetRef.of(t) for t in prepared.config.targets]
+    return planner.targets_to_observe(configured, [(t, "") for t in recorded], prepared.selection)
+
+
+def load_state(
+    prepared: Prepared, targets: list[TargetRef] | None = None
+) -> dict[StateKey, StateEntry]:
+    """The shards of ``targets`` (default: :func:`state_targets`), each read once, in
+    parallel; refused if they belong to another config."""
+    return prepared.store.read(state_targets(prepared) if targets is None else targets)
 
 
 def plan_inputs(prepared: Prepared, state: dict[StateKey, StateEntry]) -> Inputs:
@@ -104,14 +104,14 @@ def plan_inputs(prepared: Prepared, state: dict[StateKey, StateEntry]) -> Inputs
     )
 
 
-def report_problems(plan: Plan, location: StateLocation) -> None:
+def report_problems(plan: Plan, store: Store) -> None:
     """Targets that could not be read, values that cannot be written, warnings, on stderr."""
-    if not location.source.exists():
+    if store.empty:
         unknown = sum(1 for c in plan.changes if "value-unknown" in c.reasons)
         if unknown:
             secrets = plural(unknown, "existing secret")
             verb = "plans" if unknown == 1 else "plan"
-            output.warn(f"no state at {location.path}: {secrets} {verb} as value-unknown")
+            output.warn(f"no state at {store.backend.where}: {secrets} {verb} as value-unknown")
     for warning in plan.warnings:
         output.warn(warning)
     for mass in plan.mass_deletes:

@@ -24,6 +24,10 @@ REPO_PATTERN: Final = r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9._-]
 REPO_GLOB_PATTERN: Final = r"^[A-Za-z0-9._*?\[\]!-]+$"
 ACCOUNT_PATTERN: Final = r"^[0-9]{12}$"
 CONFIG_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+# Where the state lives: s3://BUCKET/PREFIX/ (an S3 bucket name), else a local path.
+STATE_PATTERN: Final = (
+    r"^(?:s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/[^\x00]*)?|(?![Ss]3:)[^\x00]{1,4096})$"
+)
 SOURCE_KEYS: Final = ("env", "file", "command", "aws_secretsmanager", "aws_ssm")
 
 
@@ -87,6 +91,14 @@ ConfigName = Annotated[
         "punctuation): it names the state",
     ),
     WithJsonSchema({"type": "string", "pattern": CONFIG_NAME_PATTERN}),
+]
+StateLocation = Annotated[
+    str,
+    _check(
+        STATE_PATTERN,
+        "{!r}: the state is a local path or s3://BUCKET/PREFIX/ (a lower-case bucket name)",
+    ),
+    WithJsonSchema({"type": "string", "pattern": STATE_PATTERN}),
 ]
 RepoName = Annotated[
     str,

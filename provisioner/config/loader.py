@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails
 
 from provisioner.config import rules
-from provisioner.config.formats import ConfigName
+from provisioner.config.formats import ConfigName, StateLocation
 from provisioner.config.model import (
     SOURCE_KEYS,
     SOURCE_MODELS,
@@ -37,7 +37,7 @@ from provisioner.config.rules import Finding, YamlPath, describe, did_you_mean
 from provisioner.config.yamlload import MAX_BYTES, YamlDocument, parse_yaml
 from provisioner.errors import ConfigError, Diagnostic
 
-TOP_KEYS: Final = ("version", "name", "github", "registries", "targets")
+TOP_KEYS: Final = ("version", "name", "state", "github", "registries", "targets")
 _VALUE_FIELDS: Final = frozenset({"server", "username", "password"})
 _EXPECTED: Final = {
     "string_type": "a string",
@@ -74,6 +74,7 @@ def load_config(path: Path) -> Config:
     elif type(version) is not int or version != 1:
         findings.append(Finding(("version",), f"unsupported version {version!r}: expected 1"))
     name = _validate(_Name, {"name": data["name"]}, (), findings) if "name" in data else None
+    where = _validate(_State, {"state": data["state"]}, (), findings) if "state" in data else None
     github = _validate(GitHubSettings, data.get("github", {}), ("github",), findings)
     registries, all_ids = _registries(data, findings)
     targets, unvalidated = _targets(data, findings)
@@ -86,6 +87,7 @@ def load_config(path: Path) -> Config:
     assert isinstance(github, GitHubSettings)
     return Config(
         name=name.name if isinstance(name, _Name) else None,
+        state=where.state if isinstance(where, _State) else None,
         github=github,
         registries=registries,
         targets=tuple(target for _, target in targets),
@@ -99,6 +101,13 @@ class _Name(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
     name: ConfigName
+
+
+class _State(BaseModel):
+    """The top-level ``state:`` (validated alone, so its error points at its line)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    state: StateLocation
 
 
 def _read(path: Path, display: str) -> bytes:

@@ -189,6 +189,8 @@ class Config(BaseModel):
     version: typing.Literal[1] = 1
     name: str | None = None
     """The config's identity, recorded in its state (None: the file's stem)."""
+    state: str | None = None
+    """Where the state lives (a local path, relative to the config, or s3://BUCKET/PREFIX/)."""
     github: GitHubSettings = GitHubSettings()
     registries: dict[str, Registry] = Field(min_length=1)
     targets: tuple[Target, ...] = Field(min_length=1)

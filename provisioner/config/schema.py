@@ -11,7 +11,7 @@ from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from provisioner.config.formats import ConfigName
+from provisioner.config.formats import ConfigName, StateLocation
 from provisioner.config.model import (
     GitHubSettings,
     OrgTarget,
@@ -36,6 +36,11 @@ class _Document(BaseModel):
     name: ConfigName | None = Field(
         default=None,
         description="The config's identity, recorded in its state; default: the file's stem.",
+    )
+    state: StateLocation | None = Field(
+        default=None,
+        description="Where the state lives: a local path (relative to the config) or "
+        "s3://BUCKET/PREFIX/; default: .provision/<name or stem>/ beside the config.",
     )
     github: GitHubSettings = GitHubSettings()
     registries: dict[Annotated[str, StringConstraints(pattern=ID_PATTERN)], RegistrySpec] = Field(

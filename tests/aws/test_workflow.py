@@ -72,3 +72,24 @@ def test_installs_aws_extra_and_applies_only_the_ecr_registry() -> None:
     apply_at = names.index("provision apply configs/team.yaml --yes --registry ECR")
     assert names.index("pip install '.[aws]'") < apply_at
     assert any(n.startswith("aws-actions/configure-aws-credentials") for n in names[:apply_at])
+
+
+def test_the_state_lives_in_s3_not_in_the_actions_cache() -> None:
+    assert not uses("actions/cache/restore") and not uses("actions/cache/save")
+    (run,) = [s for s in steps() if "provision apply" in str(s.get("run", ""))]
+    assert "PROVISION_STATE" in run["env"] and "PROVISION_LOCK_TIMEOUT" in run["env"]
+    assert "cache is no place" in WORKFLOW.read_text()
+
+
+def test_review_plans_on_pull_requests_and_applies_the_saved_plan_on_merge() -> None:
+    review = yaml.safe_load((WORKFLOW.parent / "review-registry-config.yml").read_text())
+    plan_runs = [str(s.get("run", "")) for s in review["jobs"]["plan"]["steps"]]
+    (plan,) = [r for r in plan_runs if "provision plan" in r]
+    assert "--out plan.json" in plan and "--format markdown" in plan
+    assert "$GITHUB_STEP_SUMMARY" in plan
+    uploads = [
+        s for s in review["jobs"]["plan"]["steps"] if "upload-artifact" in str(s.get("uses"))
+    ]
+    assert uploads and uploads[0]["with"]["path"] == "plan.json"
+    apply_runs = [str(s.get("run", "")) for s in review["jobs"]["apply"]["steps"]]
+    assert "provision apply plan.json --yes" in apply_runs

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -127,9 +126,7 @@ def ok_keys(report: dict[str, Any]) -> set[Key]:
 
 def recorded(cli: Cli) -> dict[Key, datetime]:
     """What the state file records: GitHub's updated_at by (scope, target, secret)."""
-    if not cli.state.exists():
-        return {}
-    entries = json.loads(cli.state.read_text())["secrets"]
+    entries = cli.state_entries()
     return {
         (e["scope"], e["target"], e["secret"]): datetime.fromisoformat(e["updated_at"])
         for e in entries
@@ -142,4 +139,4 @@ def held(cli: Cli) -> dict[Key, datetime]:
 
 
 def no_temporary_state(cli: Cli) -> bool:
-    return not list(cli.state.parent.glob(f".{cli.state.name}.*.tmp"))
+    return not list(cli.state.parent.rglob(".*.tmp"))

@@ -119,7 +119,7 @@ def test_a_token_without_admin_org(fcli: Cli) -> None:
     assert "Apply: 6 done, 0 failed, 0 not attempted." in out
     assert {k for k in values(fcli) if k[0] == "org"} == set()
     assert len(values(fcli)) == 6
-    state = fcli.state.read_text()
+    state = fcli.state_text()
     assert "octo-org/legacy" in state and '"scope": "org"' not in state
     fcli.env["GH_TOKEN"] = "ghp_sandbox_admin"
     assert fcli.apply()[0] == 0
@@ -160,7 +160,7 @@ def test_writes_refused_until_the_retries_run_out_fail_and_the_next_run_converge
         assert change["error"].startswith(f"{change['scope']}:{change['target']}: PUT ")
         assert "secondary rate limit" in change["error"] and "after 8 retries" in change["error"]
     assert values(fcli) == {}
-    assert not fcli.state.exists() or '"secrets": []' in fcli.state.read_text()
+    assert fcli.state_entries() == []
     faults(fcli, secondary_limit_writes=0)
     assert fcli.apply()[0] == 0
     assert_converged(fcli)
@@ -190,10 +190,7 @@ def test_a_partial_apply_records_only_what_succeeded(fcli: Cli) -> None:
     }
     assert (code, len(done)) == (1, 6)  # one target's first write used up the refusals
     assert set(values(fcli)) == done
-    recorded = {
-        (e["scope"], e["target"], e["secret"])
-        for e in json.loads(fcli.state.read_text())["secrets"]
-    }
+    recorded = {(e["scope"], e["target"], e["secret"]) for e in fcli.state_entries()}
     assert recorded == done
     faults(fcli, secondary_limit_writes=0)
     assert fcli.apply()[0] == 0

@@ -133,7 +133,7 @@ def test_a_signal_while_reading_ends_the_run_with_one_line(
     assert process.returncode == exit_code, err
     assert line in err.splitlines() and "Traceback" not in err
     assert out == ""
-    assert not fcli.gh.secrets() and not fcli.state.exists() and no_temporary_state(fcli)
+    assert not fcli.gh.secrets() and not fcli.state_entries() and no_temporary_state(fcli)
     faults(fcli, latency=0)
     code, _, err = fcli.apply()  # the state's lock was released
     assert code == 0, err

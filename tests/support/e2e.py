@@ -45,7 +45,7 @@ class Cli:
     def __init__(self, tmp: Path, gh: GH, capsys: pytest.CaptureFixture[str]) -> None:
         self.tmp, self.gh, self.capsys = tmp, gh, capsys
         self.config = tmp / "team.yaml"
-        self.state = tmp / "state.json"
+        self.state = tmp / "state"  # a folder of shards, one per target
         self.write_config(CONFIG)
         (tmp / "hub-token").write_text(HUB_TOKEN + "\n")
         self.env = {
@@ -53,6 +53,20 @@ class Cli:
             "ACR_PASSWORD": ACR_PASSWORD,
             "HUB_USER": "hubber",
         }
+
+    def state_text(self) -> str:
+        """Every shard's text, concatenated (what greps for leaks look at)."""
+        return "".join(p.read_text() for p in sorted(self.state.glob("*/*.json")))
+
+    def state_entries(self) -> list[dict[str, object]]:
+        """Every recorded secret of every shard, as the documents hold them."""
+        import json
+
+        return [
+            e
+            for p in sorted(self.state.glob("*/*.json"))
+            for e in json.loads(p.read_text())["secrets"]
+        ]
 
     def write_config(self, text: str) -> None:
         self.config.write_text(text)
