@@ -448,6 +448,7 @@ app.add_typer(state_app)
 @state_app.command("list")
 def state_list(
     config: ConfigArg,
+    no_color: NoColorOpt = False,
     json_output: JsonOpt = False,
     state: StateOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0,
@@ -468,6 +469,7 @@ def state_rm(
         list[str] | None,
         typer.Argument(metavar="[SECRET...]", help="Only these secrets (default: all)."),
     ] = None,
+    no_color: NoColorOpt = False,
     state: StateOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0,
 ) -> int:
@@ -482,6 +484,7 @@ def state_rm(
 def state_unlock(
     config: ConfigArg,
     lock_id: Annotated[str, typer.Argument(metavar="LOCK_ID", help="The ID the lock names.")],
+    no_color: NoColorOpt = False,
     state: StateOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0,
 ) -> int:

@@ -97,7 +97,17 @@ def test_every_command_accepts_no_color() -> None:
 
     from provisioner.cli import app
 
-    group: Any = get_command(app)
-    for name, command in group.commands.items():
+    def leaves(group: Any, prefix: str) -> list[tuple[str, Any]]:
+        found = []
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                found += leaves(command, f"{prefix}{name} ")
+            else:
+                found.append((prefix + name, command))
+        return found
+
+    commands = leaves(get_command(app), "")
+    assert len(commands) >= 10
+    for name, command in commands:
         options = {opt for param in command.params for opt in getattr(param, "opts", [])}
         assert "--no-color" in options, name

@@ -290,19 +290,15 @@ def test_the_recorded_expiry_is_kept_and_makes_the_token_due_before_it_lapses(
 ) -> None:
     ecr_expiry.at = datetime.now(UTC) + timedelta(hours=3)  # fresh enough to be written
     assert ecr.apply()[0] == 0
-    entries = json.loads(ecr.state.read_text())["secrets"]
+    entries = ecr.state_entries()
     recorded = {e["secret"]: e.get("expires_at") for e in entries if e["target"] == "octo-org"}
     assert abs(datetime.fromisoformat(recorded[TOKEN]) - ecr_expiry.at) < timedelta(seconds=1)
     assert recorded["ACR_CONTAINER_REGISTRY_PASSWORD"] is None
     # Young (minutes old, rotate_after 6h) and 3 h from expiry: nothing to do.
     assert ecr("plan", "--detailed-exitcode")[0] == 0
     # The recorded expiry comes within the hour: due, though the token is young.
-    document = json.loads(ecr.state.read_text())
     soon = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
-    for entry in document["secrets"]:
-        if entry["secret"] == TOKEN:
-            entry["expires_at"] = soon
-    ecr.state.write_text(json.dumps(document))
+    ecr.edit_state(lambda e: e.update(expires_at=soon) if e["secret"] == TOKEN else None)
     code, out, err = ecr("plan", "--json")
     due = {(c["target"], c["secret"]) for c in json.loads(out)["changes"]}
     assert due == {(target, TOKEN) for _, target in TARGETS}
@@ -313,10 +309,8 @@ def test_the_recorded_expiry_is_kept_and_makes_the_token_due_before_it_lapses(
     assert ecr_row["rotation"]["status"] == "due"
     assert ecr_row["secrets"][-1]["expires_at"] == soon
     # Past the recorded expiry: expired.
-    for entry in document["secrets"]:
-        if entry["secret"] == TOKEN:
-            entry["expires_at"] = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    ecr.state.write_text(json.dumps(document))
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    ecr.edit_state(lambda e: e.update(expires_at=past) if e["secret"] == TOKEN else None)
     code, out, err = ecr("status", "--json", "--fail-on-stale")
     assert code == 1
     org = next(t for t in json.loads(out)["targets"] if t["target"] == "octo-org")
@@ -327,17 +321,13 @@ def test_the_recorded_expiry_is_kept_and_makes_the_token_due_before_it_lapses(
 
 def test_status_text_names_a_recorded_expiry(ecr: Cli, ecr_expiry: EcrExpiry) -> None:
     assert ecr.apply()[0] == 0
-    document = json.loads(ecr.state.read_text())
     soon = datetime.now(UTC) + timedelta(minutes=30)
-    for entry in document["secrets"]:
-        if entry["secret"] == TOKEN:
-            entry["expires_at"] = soon.isoformat()
-    ecr.state.write_text(json.dumps(document))
+    ecr.edit_state(
+        lambda e: e.update(expires_at=soon.isoformat()) if e["secret"] == TOKEN else None
+    )
     code, out, err = ecr("status")
     assert f"due: expires at {soon.strftime('%Y-%m-%d %H:%M')} UTC" in out, out
-    for entry in document["secrets"]:
-        if entry["secret"] == TOKEN:
-            entry["expires_at"] = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-    ecr.state.write_text(json.dumps(document))
+    past = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    ecr.edit_state(lambda e: e.update(expires_at=past) if e["secret"] == TOKEN else None)
     code, out, err = ecr("status")
     assert "expired at " in out, out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,16 @@ class Cli:
             for p in sorted(self.state.glob("*/*.json"))
             for e in json.loads(p.read_text())["secrets"]
         ]
+
+    def edit_state(self, edit: Callable[[dict[str, Any]], None]) -> None:
+        """Change every recorded secret of every shard in place (a test's hostile or aged state)."""
+        import json
+
+        for path in sorted(self.state.glob("*/*.json")):
+            document = json.loads(path.read_text())
+            for entry in document["secrets"]:
+                edit(entry)
+            path.write_text(json.dumps(document))
 
     def write_config(self, text: str) -> None:
         self.config.write_text(text)
