@@ -4,7 +4,8 @@ For each size it runs, as subprocesses (real start-up, real memory), a cold appl
 (``--write-interval 0``), a no-op plan, a one-value change and a scheduled rotation, counts the
 requests in the sandbox's log, and sets them beside the floor of issue 3's budget and beside a
 naive ``gh secret set`` loop run for real against the same sandbox. Then start-up times and the
-load time of a 10,000-secret state file. Everything stays on loopback.
+load time of a 10,000-secret state file; and (:mod:`bench.versus_gh`) the distinct-values
+world side by side with the real ``gh`` when it is installed. Everything stays on loopback.
 
     .venv/bin/python -m bench.run [--sizes 10,100,1000] [--latency 0.05]
 """
@@ -27,7 +28,7 @@ from typing import Any
 
 import requests
 
-from bench import naive, worlds
+from bench import naive, versus_gh, worlds
 from bench.startup import startup_lines, state_load_seconds
 from bench.worlds import Shape
 
@@ -255,6 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--big", type=int, default=1000, help="from this size, write cases use --big-latency"
     )
     parser.add_argument("--big-latency", type=float, default=0.005)
+    parser.add_argument(
+        "--no-gh",
+        dest="gh",
+        action="store_false",
+        help="skip the side-by-side run of the real gh on the distinct-values world",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
@@ -280,6 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print("\n".join(table(rows)))
     print()
+    if args.gh:
+        print("\n".join(versus_gh.compare(args.latency)))
+        print()
     print("\n".join(startup_lines(ROOT)))
     print(f"| state.load of 10,000 secrets | {state_load_seconds(10_000) * 1000:.0f} ms |")
     return 0

@@ -21,6 +21,7 @@ from typing import Any, Final
 from typing import Literal as Lit
 
 from provisioner import crypto, output, preflight
+from provisioner.config import Literal
 from provisioner.domain import ObservedSecret, StateEntry, StateKey, TargetRef
 from provisioner.errors import STOP_SIGNALS, GitHubError, ProvisionError, stop_exit
 from provisioner.github.protocol import GitHub
@@ -113,6 +114,7 @@ class Applier:
             self._state.pop(key, None)
         hard_stop = False
         self._dirty = bool(plan.forget)
+        self._fingerprint_ahead(plan)
         with self._deferred_interrupts(), self._saving():
             try:
                 with self._abandonable():
@@ -134,6 +136,18 @@ class Applier:
                         done = {o.change for o in outcomes}
                         outcomes += [Outcome(c, "not-attempted") for c in changes if c not in done]
         return Report(tuple(outcomes), hard_stop or self._stop.is_set(), self._signal)
+
+    def _fingerprint_ahead(self, plan: Plan) -> None:
+        """Start every new value's fingerprint on the run's pool now, beside the writes (the
+        values were read by the plan): the state is ready when each write is read back."""
+        for change in plan.changes:
+            if not change.writes_value or change.desired is None or change.blocked is not None:
+                continue
+            try:
+                value = self._resolver.resolve(change.desired.value)
+            except ProvisionError:
+                continue  # its write fails with this error
+            self._fingerprints.fingerprint_soon(value, literal=_is_literal(change))
 
     @contextmanager
     def _saving(self) -> Iterator[None]:
@@ -239,7 +253,7 @@ class Applier:
             self._on_change(outcome)
 
     def _apply_target(self, target: TargetRef, changes: list[Change], out: list[Outcome]) -> None:
-        written: dict[str, tuple[Change, str | None]] = {}
+        written: dict[str, tuple[Change, Future[str] | None]] = {}
         try:
             for i, change in enumerate(changes):
                 if self._stop.is_set():
@@ -269,8 +283,8 @@ class Applier:
             elif written:
                 self._read_back(target, written)
 
-    def _write(self, change: Change) -> str | None:
-        """Carry out one change; the new value's fingerprint when a value was written."""
+    def _write(self, change: Change) -> Future[str] | None:
+        """Carry out one change; the new value's fingerprint (being made) when one was written."""
         target, name = change.target, change.secret
         if change.action == "delete":
             if parse_registry_secret(name) is None:  # never, whatever a plan says
@@ -292,11 +306,14 @@ class Applier:
             return None
         value: SecretValue = self._resolver.resolve(desired.value)
         crypto.check_size(value, f"{target.label} {name}")
-        with self._abandonable():  # the request, not the fingerprint of a write that landed
+        fingerprint = self._fingerprints.fingerprint_soon(value, literal=_is_literal(change))
+        with self._abandonable():
             self._client.put_secret(target, name, value, change.visibility, ids)
-        return self._fingerprints.fingerprint(value)
+        return fingerprint
 
-    def _read_back(self, target: TargetRef, written: dict[str, tuple[Change, str | None]]) -> None:
+    def _read_back(
+        self, target: TargetRef, written: dict[str, tuple[Change, Future[str] | None]]
+    ) -> None:
         """One list call for GitHub's updated_at of what was written; then save the state."""
         try:
             listed = self._client.list_secrets(target)
@@ -311,10 +328,12 @@ class Applier:
     def _record_written(
         self,
         target: TargetRef,
-        written: dict[str, tuple[Change, str | None]],
+        written: dict[str, tuple[Change, Future[str] | None]],
         listed: Mapping[str, ObservedSecret],
     ) -> None:
-        for name, (change, fingerprint) in written.items():
+        for name, (change, made) in written.items():
+            # Made on the pool since before the write: done by now, or shortly.
+            fingerprint = None if made is None else made.result()
             key = (target, name)
             observed = listed.get(name)
             previous = self._state.get(key)
@@ -336,6 +355,11 @@ class Applier:
                 self._state[key] = StateEntry(
                     previous.fingerprint, observed.updated_at, change.registry, previous.expires_at
                 )
+
+
+def _is_literal(change: Change) -> bool:
+    """A value written in the config itself: its fingerprint is a fast salted hash."""
+    return change.desired is not None and isinstance(change.desired.value, Literal)
 
 
 def _say(message: str) -> None:

@@ -44,9 +44,12 @@ def make_client(
     return client
 
 
-DEFAULT_READ_CONCURRENCY = 6
-"""Reads at once: GitHub allows 100 concurrent requests; writes are always serial."""
+DEFAULT_READ_CONCURRENCY = 16
+"""Reads at once: GitHub allows 100 concurrent requests (its secondary rate limit); 16 keeps
+a 100-target plan's reads to a few round trips deep while staying far below that, and each
+worker holds one pooled connection. Writes are always serial."""
 MAX_READ_CONCURRENCY = 32
+"""The most ``PROVISION_READ_CONCURRENCY`` may ask: a third of GitHub's concurrency limit."""
 
 
 def read_concurrency(environ: Mapping[str, str]) -> int:

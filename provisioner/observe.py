@@ -56,8 +56,13 @@ def observe(
     desired: Sequence[DesiredSecret],
     workers: int | None = None,
     on_done: Callable[[TargetRef], None] | None = None,
+    then: Callable[[ObservedTarget], None] | None = None,
 ) -> dict[TargetRef, ObservedTarget]:
-    """Every target's secrets; a target that fails carries its error instead."""
+    """Every target's secrets; a target that fails carries its error instead.
+
+    ``then`` receives each target's result on the reading thread as soon as it is read (the
+    planner starts its fingerprint checks there, while the other targets are still read).
+    """
 
     by_target: dict[TargetRef, list[DesiredSecret]] = {}
     for d in desired:
@@ -65,6 +70,8 @@ def observe(
 
     def one(target: TargetRef) -> ObservedTarget:
         result = observe_target(client, index, target, by_target.get(target, []))
+        if then is not None:
+            then(result)
         if on_done is not None:
             on_done(target)
         return result

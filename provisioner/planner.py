@@ -8,12 +8,13 @@ build through one factory and tests replace.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from provisioner import crypto, desired
-from provisioner.config import Config
+from provisioner.config import Config, Literal
 from provisioner.desired import DesiredSecret
 from provisioner.domain import ObservedTarget, Selection, StateEntry, StateKey, TargetRef
 from provisioner.errors import GitHubError, ProvisionError
@@ -121,14 +122,19 @@ def make_plan(
     readable = [t for t in targets if t not in failed]
     # Only the selected registries' policies are read (a --registry rotation reads its own).
     relevant = [d for d in wanted if inputs.selection.wants_registry(d.registry)]
-    observed = observe(inputs.client, index, readable, relevant, on_done=on_observed)
+    early = _EarlyChecks(inputs, relevant)
+    observed = observe(
+        inputs.client, index, readable, relevant, on_done=on_observed, then=early.start
+    )
     for target, message in failed.items():
         observed[target] = ObservedTarget(target=target, error=message)
 
     def same_value(d: DesiredSecret, s: StateEntry) -> bool:
         if s.fingerprint is None:
             return False
-        return inputs.fingerprints.matches(inputs.resolver.resolve(d.value), s.fingerprint)
+        value = inputs.resolver.resolve(d.value)
+        literal = isinstance(d.value, Literal)
+        return inputs.fingerprints.matches(value, s.fingerprint, literal=literal)
 
     plan = diff(
         wanted,
@@ -142,6 +148,45 @@ def make_plan(
         force_rotate=force_rotate,
     )
     return _read_values(inputs, _check_repositories(inputs, plan))
+
+
+class _EarlyChecks:
+    """The state checks the diff will ask for, started on the run's fingerprint pool as each
+    target's read lands (verification needs the state and the values, not the other targets),
+    so the argon2id work overlaps the reads instead of following the last one.
+
+    Started exactly where :func:`provisioner.plan.diff` compares a value (a managed secret
+    GitHub still holds, with a fingerprint, no rotation policy and no drift), so no source is
+    read that the plan would not read. A value that cannot be read is left to the diff.
+    """
+
+    def __init__(self, inputs: Inputs, desired: Sequence[DesiredSecret]) -> None:
+        self._inputs = inputs
+        self._by_target: dict[TargetRef, list[DesiredSecret]] = {}
+        for d in desired:
+            self._by_target.setdefault(d.target, []).append(d)
+        self._resolving = threading.Lock()  # the resolver is used by one thread at a time
+
+    def start(self, observed: ObservedTarget) -> None:
+        if observed.error is not None:
+            return
+        inputs = self._inputs
+        for d in self._by_target.get(observed.target, []):
+            entry = inputs.state.get(d.key)
+            found = observed.secrets.get(d.name)
+            if entry is None or entry.fingerprint is None or found is None:
+                continue
+            if d.rotate_after is not None or found.updated_at > entry.updated_at:
+                continue  # the diff decides this one without its value
+            if not inputs.selection.wants_registry(d.registry):
+                continue
+            try:
+                with self._resolving:
+                    value = inputs.resolver.resolve(d.value)
+            except ProvisionError:
+                continue
+            literal = isinstance(d.value, Literal)
+            inputs.fingerprints.matches_soon(value, entry.fingerprint, literal=literal)
 
 
 def _foreign_users(client: GitHub, targets: Sequence[TargetRef]) -> dict[TargetRef, str]:
@@ -202,16 +247,31 @@ def _read_values(inputs: Inputs, plan: Plan) -> Plan:
 
 
 def _check_repositories(inputs: Inputs, plan: Plan) -> Plan:
-    """Resolve the IDs the writes will need now, so an unknown repository fails the plan."""
+    """Resolve the IDs the writes will need now, so an unknown repository fails the plan.
+
+    An org target's names belong to that org: the orgs' look-ups and listings are reads of
+    different owners, so they overlap, bounded like observation. The user's target comes
+    after them: its repositories are often in those orgs, whose listings then name them.
+    """
     index = inputs.repo_index()
-    bad: dict[TargetRef, str] = {}
+    needed: dict[TargetRef, list[tuple[str, ...]]] = {}
     for change in plan.changes:
-        if change.repositories is None or change.action == "delete" or change.target in bad:
-            continue
+        if change.repositories is not None and change.action != "delete":
+            needed.setdefault(change.target, []).append(change.repositories)
+
+    def resolve(target: TargetRef) -> str | None:
+        names = dict.fromkeys(n for group in needed[target] for n in group)
         try:
-            index.ids(change.target, change.repositories)
+            index.ids(target, names)
         except GitHubError as e:
-            bad[change.target] = str(e)
+            return str(e)
+        return None
+
+    bad: dict[TargetRef, str] = {}
+    for first in (True, False):
+        targets = [t for t in needed if (t.scope == "org") == first]
+        outcome = in_parallel(resolve, targets, inputs.client.workers)
+        bad.update((t, m) for t, m in zip(targets, outcome, strict=True) if m is not None)
     if not bad:
         return plan
     kept: tuple[Change, ...] = tuple(c for c in plan.changes if c.target not in bad)
