@@ -66,10 +66,11 @@ def test_github_token_can_write_codespaces_secrets() -> None:
 def test_installs_aws_extra_and_applies_only_the_ecr_registry() -> None:
     runs = [str(s.get("run", "")) for s in steps()]
     assert "pip install '.[aws]'" in runs
-    assert "provision apply configs/team.yaml --yes --registry ECR" in runs
+    apply = "provision apply configs/team.yaml --yes --registry ECR"
+    assert any(r.startswith(apply) for r in runs)
     # The install and the credentials come before the apply.
     names = [str(s.get("uses", s.get("run", ""))) for s in steps()]
-    apply_at = names.index("provision apply configs/team.yaml --yes --registry ECR")
+    apply_at = next(i for i, n in enumerate(names) if n.startswith(apply))
     assert names.index("pip install '.[aws]'") < apply_at
     assert any(n.startswith("aws-actions/configure-aws-credentials") for n in names[:apply_at])
 
@@ -93,3 +94,12 @@ def test_review_plans_on_pull_requests_and_applies_the_saved_plan_on_merge() -> 
     assert uploads and uploads[0]["with"]["path"] == "plan.json"
     apply_runs = [str(s.get("run", "")) for s in review["jobs"]["apply"]["steps"]]
     assert "provision apply plan.json --yes" in apply_runs
+
+
+def test_a_matrix_over_organizations_each_job_narrowed_to_its_target() -> None:
+    job = load()["jobs"]["rotate"]
+    targets = job["strategy"]["matrix"]["target"]
+    assert targets and all(t.startswith("org:") for t in targets)
+    assert job["strategy"]["fail-fast"] is False
+    run = next(s for s in job["steps"] if "provision apply" in s.get("run", ""))
+    assert '--target "${{ matrix.target }}"' in run["run"]
