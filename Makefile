@@ -50,6 +50,7 @@ demo: $(STAMP)
 SIZES ?= 10,100,1000
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --sizes $(SIZES)
+	$(BIN)/python -m bench.state_s3
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

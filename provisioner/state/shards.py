@@ -96,12 +96,15 @@ class Store:
         parallel; a target without a shard takes what a pre-sharding document recorded."""
         wanted = sorted(set(self.recorded_targets() if targets is None else targets))
         existing = set(self.shard_keys())
-        with_shard = [t for t in wanted if shard_key(t) in existing]
+        # A locked shard is read even when the listing lacks it: the listing may predate the
+        # lock, and the run that held it before may have created the shard meanwhile.
+        with_shard = [t for t in wanted if t in self._locked or shard_key(t) in existing]
         with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
             for target, parsed in zip(
                 with_shard, pool.map(self._read_shard, with_shard), strict=True
             ):
-                self._loaded[target] = parsed
+                if parsed is not None:
+                    self._loaded[target] = parsed
         legacy = self._legacy_documents()
         for target in wanted:
             if target in self._loaded:
@@ -118,12 +121,13 @@ class Store:
             entries.update(self._loaded[target].entries)
         return entries
 
-    def _read_shard(self, target: TargetRef) -> document.Document:
+    def _read_shard(self, target: TargetRef) -> document.Document | None:
+        """The shard's document (None: there is none, a pre-sharding one may still hold it)."""
         key = shard_key(target)
         found = self.backend.read(key)
         if found is None:
             self._versions[target] = None
-            return document.Document(self.identity)
+            return None
         text, version = found
         self._versions[target] = version
         return document.parse(text, self.backend.describe(key), self.identity)
