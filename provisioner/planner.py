@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -38,6 +39,20 @@ class Inputs:
     index: RepoIndex | None = None
     fingerprints: crypto.Fingerprints = field(default_factory=crypto.Fingerprints)
     """The run's fingerprint memo, shared by the plan's checks and the applier's writes."""
+    pending: Future[dict[StateKey, StateEntry]] | None = None
+    """The state's entries still being read (``plan``: its shards are read while GitHub is);
+    :meth:`settled_state` waits for them, and :attr:`recorded` names its targets meanwhile."""
+    recorded: Sequence[TargetRef] | None = None
+    """The targets the state records, known (from its listing) before its entries are."""
+    _settling: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def settled_state(self) -> dict[StateKey, StateEntry]:
+        """The state, once every entry has been read (at once when it was read up front)."""
+        with self._settling:
+            if self.pending is not None:
+                self.state.update(self.pending.result())
+                self.pending = None
+        return self.state
 
     def repo_index(self) -> RepoIndex:
         if self.index is None:
@@ -58,7 +73,10 @@ def targets_to_observe(
 def observed_targets(inputs: Inputs) -> list[TargetRef]:
     """:func:`targets_to_observe` of a plan's inputs."""
     configured = [TargetRef.of(t) for t in inputs.config.targets]
-    return targets_to_observe(configured, inputs.state, inputs.selection)
+    if inputs.recorded is not None:
+        recorded = [(t, "") for t in inputs.recorded]
+        return targets_to_observe(configured, recorded, inputs.selection)
+    return targets_to_observe(configured, inputs.settled_state(), inputs.selection)
 
 
 def _resolve_access(
@@ -139,7 +157,7 @@ def make_plan(
     plan = diff(
         wanted,
         observed,
-        inputs.state,
+        inputs.settled_state(),
         inputs.now(),
         same_value,
         configured=[TargetRef.of(t) for t in inputs.config.targets],
@@ -172,7 +190,7 @@ class _EarlyChecks:
             return
         inputs = self._inputs
         for d in self._by_target.get(observed.target, []):
-            entry = inputs.state.get(d.key)
+            entry = inputs.settled_state().get(d.key)
             found = observed.secrets.get(d.name)
             if entry is None or entry.fingerprint is None or found is None:
                 continue

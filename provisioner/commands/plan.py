@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from provisioner import output, saved_plan
@@ -13,6 +14,7 @@ from provisioner.commands.preamble import (
     plan_inputs,
     prepare,
     report_problems,
+    state_targets,
 )
 from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from provisioner.plan import Plan
@@ -34,9 +36,18 @@ def plan(
     ``force_rotate`` previews ``apply --force-rotate``: every rotating secret plans a rotation.
     """
     prepared = prepare(options)
-    inputs = plan_inputs(prepared, load_state(prepared))
-    with saved_plan.recording(inputs.client) as recorder:
-        result = make_plan(inputs, options, force_rotate=force_rotate)
+    targets = state_targets(prepared)  # the state's listing: which targets it records
+    # Its shards are read beside GitHub's reads; the planner waits for them only when it
+    # first needs an entry.
+    with ThreadPoolExecutor(max_workers=1) as reading:
+        inputs = plan_inputs(prepared, {})
+        inputs.recorded = targets
+        inputs.pending = reading.submit(load_state, prepared, targets)
+        try:
+            with saved_plan.recording(inputs.client) as recorder:
+                result = make_plan(inputs, options, force_rotate=force_rotate)
+        finally:
+            inputs.settled_state()  # a state error is raised, never lost with the thread
     if options.json or output_format == "json":
         write_json(plan_data(result), sys.stdout)
     elif output_format == "markdown":

@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
+from provisioner.domain import TargetRef
+from provisioner.github.client import GitHubClient
 from provisioner.sources.aws import Aws
 from tests.support.e2e import Cli
 
@@ -82,3 +84,28 @@ def test_a_no_op_plan_reads_each_shard_once_and_all_at_once(
     # In parallel: every read was in flight at one moment (one after the other, the last
     # would start only after the first had ended).
     assert max(start for start, _ in reads.spans) < min(end for _, end in reads.spans)
+
+
+def test_the_shard_reads_run_beside_the_github_reads(
+    cli: Cli, moto_server: str, reads: Reads, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server).create_bucket(
+        Bucket=BUCKET
+    )
+    cli.state = URL  # type: ignore[assignment]
+    cli.env["AWS_ENDPOINT_URL"] = moto_server
+    assert cli.apply()[0] == 0
+    reads.spans.clear()
+    listed: list[float] = []
+    original = GitHubClient.list_secrets
+
+    def timed(self: GitHubClient, target: TargetRef) -> Any:
+        listed.append(time.monotonic())
+        return original(self, target)
+
+    monkeypatch.setattr(GitHubClient, "list_secrets", timed)
+    code, out, err = cli("plan", "--detailed-exitcode")
+    assert (code, out.strip()) == (0, "No changes."), err
+    # GitHub was first read while the shard reads (each held 0.3 s) were still in flight;
+    # reading the state first, every list would come after the last shard read.
+    assert min(listed) < max(end for _, end in reads.spans)
