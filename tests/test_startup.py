@@ -1,7 +1,11 @@
-"""Start-up: ``--version`` and ``validate`` import neither boto3 nor PyGithub."""
+"""Start-up: ``--version`` and ``validate`` import none of the heavy libraries (boto3, PyGithub
+with jwt, cryptography and requests, Rich), and the config's models look for no pydantic
+plugin. What is imported is asserted, not a time (bench/startup.py measures that)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,4 +22,25 @@ def test_light_commands_import_no_heavy_library(command: str, tmp_path: Path) ->
         args.append(str(config))
     modules = imported(args)
     assert "provisioner" in modules
+    assert {"boto3", "github", "rich", "jwt", "cryptography"} <= set(HEAVY)
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+PROBE = """
+import importlib.metadata, os
+scans = []
+real = importlib.metadata.entry_points
+importlib.metadata.entry_points = lambda *a, **k: scans.append(1) or real(*a, **k)
+os.environ.pop("PYDANTIC_DISABLE_PLUGINS", None)
+import provisioner.config
+print(len(scans), os.environ.get("PYDANTIC_DISABLE_PLUGINS"))
+"""
+
+
+def test_the_config_models_scan_no_plugin_entry_points() -> None:
+    """Building the models on import looks for no pydantic plugin (a scan of every installed
+    distribution), and leaves the environment as it was."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["0", "None"]

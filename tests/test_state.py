@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,9 +127,9 @@ def test_apply_saves_the_state_once_a_second_not_once_per_target(
     saves: list[int] = []
     real_save = state.Store.save
 
-    def counting_save(self: state.Store, entries: dict) -> None:  # type: ignore[type-arg]
+    def counting_save(self: state.Store, entries: dict, keys: Any = None) -> None:  # type: ignore[type-arg]
         saves.append(len(entries))
-        real_save(self, entries)
+        real_save(self, entries, keys)
 
     monkeypatch.setattr(state.Store, "save", counting_save)
     code, out, err = cli.apply()

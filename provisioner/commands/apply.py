@@ -17,6 +17,7 @@ from provisioner.commands.preamble import (
     report_problems,
     state_targets,
 )
+from provisioner.domain import StateEntry, StateKey
 from provisioner.errors import EXIT_ERROR, EXIT_OK, UsageError, stop_exit
 from provisioner.plan import Plan
 from provisioner.planner import Inputs
@@ -96,6 +97,7 @@ def apply(
     store.migrate()  # a pre-sharding document becomes shards (create-if-absent: no lock)
     with store.locked(targets, options.lock_timeout, notify=output.warn):
         inputs = plan_inputs(prepared, load_state(prepared, targets))  # read once, locked
+        inputs.client.seed_keys(store.public_keys())  # no GET public-key for a cached key
         with saved_plan.recording(inputs.client) as recorder:
             result = make_plan(inputs, options, force_rotate=force_rotate)
         if saved is not None:
@@ -122,7 +124,12 @@ def apply(
             output.info("Apply cancelled.")
             return EXIT_ERROR
         # With no change the applier still drops the entries the plan forgets, and saves.
-        report = _write(inputs, result, options, store.save)
+        client = inputs.client
+
+        def save(entries: dict[StateKey, StateEntry]) -> None:
+            store.save(entries, client.known_keys())  # with the keys the writes used
+
+        report = _write(inputs, result, options, save)
     for conflict in store.conflicts:
         output.error(conflict)
     failed = result.has_errors or bool(store.conflicts)

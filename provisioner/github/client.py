@@ -4,7 +4,8 @@ One object per run. It owns authentication, the base URL, retries (:mod:`.retry`
 :mod:`.transport` with a deadline per attempt) and write pacing (PyGithub's), follows pages
 (each once), checks every answer (:mod:`.answers`) and translates failures into one-line
 :class:`GitHubError` messages naming the target and the permission (:mod:`.permissions`),
-and speaks the project's types. Public keys are fetched once per target per run. Request
+and speaks the project's types. Public keys are fetched once per target per run, or not at
+all for a target whose key the state cached (:meth:`GitHubClient.seed_keys`). Request
 and response bodies are never logged (a filter on PyGithub's DEBUG log drops them).
 """
 
@@ -366,6 +367,18 @@ class GitHubClient:
         with self._keys_lock:
             self._keys[target] = found
         return found
+
+    def seed_keys(self, keys: Mapping[TargetRef, PublicKey]) -> None:
+        """Public keys known from the state: used without a GET; a rotated one is refetched
+        on the 422 GitHub gives the write sealed with it (:meth:`put_secret`)."""
+        with self._keys_lock:
+            for target, key in keys.items():
+                self._keys.setdefault(target, key)
+
+    def known_keys(self) -> dict[TargetRef, PublicKey]:
+        """The public keys this run holds now (seeded or fetched): the ones it wrote with."""
+        with self._keys_lock:
+            return dict(self._keys)
 
     def get_repository(self, full_name: str) -> Repo | None:
         """One repository by ``owner/name``; None when GitHub says 404."""

@@ -14,7 +14,7 @@ here (and to the fake) in the same change.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 from provisioner.domain import ObservedSecret, TargetRef
@@ -55,6 +55,14 @@ class GitHub(Protocol):
 
     def public_key(self, target: TargetRef) -> PublicKey:
         """The target's sealed-box key."""
+        ...
+
+    def seed_keys(self, keys: Mapping[TargetRef, PublicKey]) -> None:
+        """Public keys the state cached: used without asking GitHub (refetched when stale)."""
+        ...
+
+    def known_keys(self) -> dict[TargetRef, PublicKey]:
+        """The public keys the run holds (seeded or fetched), to record in the state."""
         ...
 
     def get_repository(self, full_name: str) -> Repo | None:

@@ -1,5 +1,9 @@
 """One state document: per (scope, target, secret) a fingerprint and GitHub's updated_at.
 
+A shard also caches its target's public key (``key_id`` and ``key``: both public), so a run
+that writes seals with it instead of asking GitHub again; a rotated key is refetched on the
+422 GitHub gives, and a malformed cached key is ignored (the run fetches it).
+
 A shard holds one target's secrets; the pre-sharding single document holds many, in the same
 format, so one parser reads both. Never a value: fingerprints are salted argon2id
 (:mod:`provisioner.crypto`). Anything hostile in a document (foreign fingerprint costs, naive
@@ -8,6 +12,8 @@ timestamps, absurd nesting) is refused or neutralised here, with a one-line erro
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +23,7 @@ from typing import Any, Final
 from provisioner import crypto
 from provisioner.domain import SCOPES, StateEntry, StateKey, TargetRef
 from provisioner.errors import StateError
+from provisioner.github.answers import PublicKey
 
 FORMAT_VERSION: Final = 1
 Runs = dict[StateKey, dict[str, str]]
@@ -31,6 +38,8 @@ class Document:
     config: str | None = None
     entries: dict[StateKey, StateEntry] = field(default_factory=dict)
     runs: Runs = field(default_factory=dict)
+    public_key: PublicKey | None = None
+    """The target's public key as last used (a shard only; None: unknown)."""
 
 
 def parse(raw: str, where: str, config: str | None = None) -> Document:
@@ -52,6 +61,7 @@ def parse(raw: str, where: str, config: str | None = None) -> Document:
             run = _run(item.get("written_by"))
             if run:
                 parsed.runs[key] = run
+        parsed.public_key = _public_key(document.get("public_key"))
     except RecursionError:
         raise StateError(f"{where}: the state is damaged (nested too deeply)") from None
     except (ValueError, KeyError, TypeError, AttributeError) as e:
@@ -65,6 +75,22 @@ def parse(raw: str, where: str, config: str | None = None) -> Document:
             "give each config its own state (--state), or set 'name:' to match"
         )
     return parsed
+
+
+def _public_key(value: Any) -> PublicKey | None:
+    """A cached key that is not a 32-byte base64 key with a string or integer id is ignored:
+    the run then fetches the key from GitHub, as without a cache."""
+    if not isinstance(value, dict):
+        return None
+    key_id, key = value.get("key_id"), value.get("key")
+    if isinstance(key_id, bool) or not isinstance(key_id, str | int) or not isinstance(key, str):
+        return None
+    try:
+        if len(base64.b64decode(key, validate=True)) != 32:
+            return None
+    except (binascii.Error, ValueError):
+        return None
+    return PublicKey(key_id=key_id, key=key)
 
 
 def _run(value: Any) -> dict[str, str]:
@@ -109,7 +135,10 @@ def _order(item: tuple[StateKey, StateEntry]) -> tuple[str, str, str]:
 
 
 def render(
-    entries: Mapping[StateKey, StateEntry], config: str | None, runs: Mapping[StateKey, Any]
+    entries: Mapping[StateKey, StateEntry],
+    config: str | None,
+    runs: Mapping[StateKey, Any],
+    public_key: PublicKey | None = None,
 ) -> str:
     """The JSON text: one secret per line, each line by the C encoder.
 
@@ -133,5 +162,12 @@ def render(
         )
         for (target, name), entry in sorted(entries.items(), key=_order)
     ]
-    head = f'{{"format_version": {FORMAT_VERSION}, "config": {json.dumps(config)}, "secrets": [\n'
+    key = (
+        ""
+        if public_key is None
+        else f'"public_key": {json.dumps({"key_id": public_key.key_id, "key": public_key.key})}, '
+    )
+    head = (
+        f'{{"format_version": {FORMAT_VERSION}, "config": {json.dumps(config)}, {key}"secrets": [\n'
+    )
     return head + ",\n".join(lines) + "\n]}\n"

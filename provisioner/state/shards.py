@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote
 
 from provisioner.domain import SCOPES, StateEntry, StateKey, TargetRef
 from provisioner.errors import StateError
+from provisioner.github.answers import PublicKey
 from provisioner.state import document
 from provisioner.state.backend import Backend, Conflict, Holder, LockHeld, Notify, run_url
 
@@ -145,6 +146,10 @@ class Store:
             parsed.append(document.parse(raw, str(path), self.identity))
         return parsed
 
+    def public_keys(self) -> dict[TargetRef, PublicKey]:
+        """The public keys the shards read cache, by target."""
+        return {t: d.public_key for t, d in self._loaded.items() if d.public_key is not None}
+
     def runs(self) -> document.Runs:
         """Who wrote each entry read, when the documents say."""
         found: document.Runs = {}
@@ -245,9 +250,14 @@ class Store:
             f"--lock-timeout SECONDS to wait; {died}"
         )
 
-    def save(self, entries: Mapping[StateKey, StateEntry]) -> None:
-        """Write each locked target's shard whose entries changed, if it is still the version
-        read; a shard that changed under this run is left alone and named in ``conflicts``."""
+    def save(
+        self,
+        entries: Mapping[StateKey, StateEntry],
+        keys: Mapping[TargetRef, PublicKey] | None = None,
+    ) -> None:
+        """Write each locked target's shard whose entries (or public key: ``keys``, those the
+        run used) changed, if it is still the version read; a shard that changed under this
+        run is left alone and named in ``conflicts``."""
         by_target: dict[TargetRef, dict[StateKey, StateEntry]] = {t: {} for t in self._locked}
         for key, entry in entries.items():
             if key[0] in by_target:
@@ -256,20 +266,27 @@ class Store:
         for target in sorted(by_target):
             before = self._loaded.get(target, document.Document(self.identity))
             after = by_target[target]
-            if target not in self._versions or after == before.entries:
+            # A key is cached beside entries only: a target with none gets no shard for it.
+            known = (keys or {}).get(target) if after else None
+            public_key = known or before.public_key
+            if target not in self._versions or (
+                after == before.entries and public_key == before.public_key
+            ):
                 continue  # a conflicted shard (dropped from _versions), or nothing new
             stamp = stamp or run_stamp(self._environ)
             runs = {
                 k: before.runs[k] if before.entries.get(k) == v and k in before.runs else stamp
                 for k, v in after.items()
             }
-            self._write(target, document.Document(self.identity, dict(after), runs))
+            self._write(target, document.Document(self.identity, dict(after), runs, public_key))
 
     def _write(self, target: TargetRef, parsed: document.Document) -> None:
         key, version = shard_key(target), self._versions[target]
         try:
             if parsed.entries or version is None:
-                text = document.render(parsed.entries, self.identity, parsed.runs)
+                text = document.render(
+                    parsed.entries, self.identity, parsed.runs, parsed.public_key
+                )
                 self._versions[target] = self.backend.write(key, text, version)
             else:
                 self.backend.delete(key, version)

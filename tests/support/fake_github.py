@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -208,6 +208,13 @@ class FakeGitHub:
                 key_id = f"fake-key-{len(self.keys) + 1}"
                 self.keys[target] = PublicKey(key_id, base64.b64encode(raw).decode("ascii"))
             return self.keys[target]
+
+    def seed_keys(self, keys: Mapping[TargetRef, PublicKey]) -> None:
+        return None  # the fake's keys never rotate: nothing to cache
+
+    def known_keys(self) -> dict[TargetRef, PublicKey]:
+        with self._lock:
+            return dict(self.keys)
 
     def get_repository(self, full_name: str) -> Repo | None:
         self._read("get_repository", full_name)
