@@ -2,9 +2,11 @@
 
 Per target with changes: the token's kind and known scopes against the level's needs
 (:mod:`provisioner.github.permissions`), for user targets that the token belongs to that user
-(one ``GET /user``), and the public key of every target that gets a value (fetched now rather
-than at its first write, so a 404 or 403 key fails the target before any write; the key is
-needed anyway, so no request is added). The reads of different targets run in parallel.
+(one ``GET /user``), and the public key of every target that gets a value and whose key the
+state has not cached (fetched now rather than at its first write, so a 404 or 403 key fails the
+target before any write; the key is needed anyway, so no request is added). A target whose key
+is cached is not probed: a lost permission shows at its first write, which fails that target
+alone. The reads of different targets run in parallel.
 """
 
 from __future__ import annotations

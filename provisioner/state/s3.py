@@ -91,21 +91,23 @@ class S3Backend:
         except ClientError as e:
             raise _error(what, e) from None
 
-    def keys(self) -> list[str]:
+    def _listed(self) -> list[str]:
+        """Every object key under the prefix (relative to it), all pages."""
+
         def listing() -> list[str]:
             found: list[str] = []
             token: dict[str, str] = {}
             while True:
                 page = self._call(self.where, "list_objects_v2", Prefix=self.prefix, **token)
-                for item in page.get("Contents", []):
-                    key = str(item["Key"])[len(self.prefix) :]
-                    if key.endswith(".json") and key.count("/") == 1:
-                        found.append(key)
+                found += [str(item["Key"])[len(self.prefix) :] for item in page.get("Contents", [])]
                 if not page.get("IsTruncated"):
-                    return sorted(found)
+                    return found
                 token = {"ContinuationToken": page["NextContinuationToken"]}
 
         return self._guard(self.where, listing)
+
+    def keys(self) -> list[str]:
+        return sorted(k for k in self._listed() if k.endswith(".json") and k.count("/") == 1)
 
     def read(self, key: str) -> tuple[str, str] | None:
         from botocore.exceptions import ClientError
@@ -192,21 +194,11 @@ class S3Backend:
             self._delete(self.prefix + key + LOCK_SUFFIX, etag)
 
     def holders(self) -> dict[str, Holder | None]:
-        def listing() -> list[str]:
-            found: list[str] = []
-            token: dict[str, str] = {}
-            while True:
-                page = self._call(self.where, "list_objects_v2", Prefix=self.prefix, **token)
-                for item in page.get("Contents", []):
-                    key = str(item["Key"])[len(self.prefix) :]
-                    if key.endswith(".json" + LOCK_SUFFIX):
-                        found.append(key[: -len(LOCK_SUFFIX)])
-                if not page.get("IsTruncated"):
-                    return found
-                token = {"ContinuationToken": page["NextContinuationToken"]}
-
+        locks = [
+            k[: -len(LOCK_SUFFIX)] for k in self._listed() if k.endswith(".json" + LOCK_SUFFIX)
+        ]
         found: dict[str, Holder | None] = {}
-        for key in self._guard(self.where, listing):
+        for key in locks:
             held = self._holder(key)
             if held is not None:
                 found[key] = held[0]
