@@ -30,7 +30,7 @@ def test_each_shard_caches_its_targets_public_key(cli: Cli) -> None:
     assert cli.apply()[0] == 0
     cached = _cached_keys(cli)
     assert len(cached) == 3
-    assert all(isinstance(k, dict) and set(k) == {"key_id", "key"} for k in cached.values())
+    assert all(isinstance(k, dict) and set(k) == {"key_id", "key", "seal"} for k in cached.values())
     org = json.loads(next(cli.state.glob("org/*.json")).read_text())["public_key"]
     assert (org["key_id"], org["key"]) == cli.gh.sandbox.store.public_key("org", "octo-org")
 
@@ -46,6 +46,35 @@ def test_a_second_apply_of_one_changed_value_asks_for_no_public_key(cli: Cli) ->
     assert counts["GET public-key"] == 0, counts
     assert counts["PUT secret"] == 1
     assert cli.gh.secrets()[ORG_PASSWORD]["value"] == "acr-MARKER-rotated-4"
+
+
+def test_a_key_planted_in_the_state_is_never_used(cli: Cli) -> None:
+    """Anyone who can write the state could plant a key whose writes GitHub accepts (the real
+    key_id) and no codespace decrypts: a cached key is trusted only with the seal this token
+    made, so the run fetches the real key and the value written decrypts."""
+    assert cli.apply()[0] == 0
+    planted = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
+    for path in cli.state.glob("*/*.json"):
+        document = json.loads(path.read_text())
+        document["public_key"]["key"] = planted  # the seal no longer matches
+        path.write_text(json.dumps(document))
+    cli.env["ACR_PASSWORD"] = "acr-MARKER-after-planting"
+    cli.reset_log()
+    code, out, err = cli.apply()
+    assert code == 0, err
+    log = cli.requests()
+    assert kinds(log)["GET public-key"] == 1  # the org's real key, fetched
+    # Never sealed with the planted key: GitHub is not known to refuse a box it cannot open
+    # (the sandbox does, with a 422), so the planted key must never be used at all.
+    assert [r["status"] for r in log if r["method"] == "PUT"] in ([201], [204])
+    assert cli.gh.secrets()[ORG_PASSWORD]["value"] == "acr-MARKER-after-planting"
+    # A different token (another user of the state) does not trust this token's seals either.
+    cli.env["GH_TOKEN"] = "github_pat_fine"
+    cli.env["ACR_PASSWORD"] = "acr-MARKER-other-token"
+    cli.reset_log()
+    assert cli.apply()[0] == 0
+    assert kinds(cli.requests())["GET public-key"] == 1
+    assert cli.gh.secrets()[ORG_PASSWORD]["value"] == "acr-MARKER-other-token"
 
 
 def test_a_rotated_cached_key_is_refetched_exactly_once(cli: Cli) -> None:
@@ -66,8 +95,9 @@ def test_a_rotated_cached_key_is_refetched_exactly_once(cli: Cli) -> None:
     after = _cached_keys(cli)
     org = next(name for name in after if name.startswith("octo-org"))
     assert after[org] != before[org]
-    assert after[org] == dict(
-        zip(("key_id", "key"), cli.gh.sandbox.store.public_key("org", "octo-org"), strict=True)
+    assert isinstance(after[org], dict)
+    assert (after[org]["key_id"], after[org]["key"]) == cli.gh.sandbox.store.public_key(
+        "org", "octo-org"
     )
     cli.env["ACR_PASSWORD"] = "acr-MARKER-rotated-6"
     cli.reset_log()

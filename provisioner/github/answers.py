@@ -31,6 +31,10 @@ class Repo:
 class PublicKey:
     key_id: str | int
     key: str
+    seal: str | None = None
+    """For a key cached in the state: a MAC of it keyed by the run's token, so that a key
+    planted in the state (whose writes GitHub would accept but no codespace could decrypt)
+    is never trusted; see :meth:`GitHubClient.seed_keys`."""
 
 
 def parse_timestamp(text: Any) -> datetime:

@@ -11,6 +11,8 @@ and response bodies are never logged (a filter on PyGithub's DEBUG log drops the
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import threading
@@ -368,17 +370,38 @@ class GitHubClient:
             self._keys[target] = found
         return found
 
+    def _key_seal(self, target: TargetRef, key: PublicKey) -> str | None:
+        """HMAC-SHA256 of (target, key_id, key) keyed by the token; None without a token of
+        its own (an App installation's changes hourly: its keys are fetched, never cached)."""
+        if not self._token:
+            return None
+        message = f"{target.scope}\n{target.folded}\n{key.key_id}\n{key.key}".encode()
+        return hmac.new(self._token.encode(), message, hashlib.sha256).hexdigest()
+
     def seed_keys(self, keys: Mapping[TargetRef, PublicKey]) -> None:
-        """Public keys known from the state: used without a GET; a rotated one is refetched
-        on the 422 GitHub gives the write sealed with it (:meth:`put_secret`)."""
+        """Public keys known from the state: used without a GET when their seal shows this
+        token cached them (anyone who could write the state could otherwise plant a key whose
+        writes GitHub accepts and no codespace decrypts); a rotated one is refetched on the
+        422 GitHub gives the write sealed with it (:meth:`put_secret`)."""
         with self._keys_lock:
             for target, key in keys.items():
-                self._keys.setdefault(target, key)
+                seal = self._key_seal(target, key)
+                if (
+                    seal is not None
+                    and key.seal is not None
+                    and hmac.compare_digest(seal, key.seal)
+                ):
+                    self._keys.setdefault(target, key)
 
     def known_keys(self) -> dict[TargetRef, PublicKey]:
-        """The public keys this run holds now (seeded or fetched): the ones it wrote with."""
+        """The public keys this run holds now (seeded or fetched), sealed for the state."""
         with self._keys_lock:
-            return dict(self._keys)
+            held = dict(self._keys)
+        return {
+            target: PublicKey(key.key_id, key.key, seal)
+            for target, key in held.items()
+            if (seal := self._key_seal(target, key)) is not None
+        }
 
     def get_repository(self, full_name: str) -> Repo | None:
         """One repository by ``owner/name``; None when GitHub says 404."""

@@ -90,7 +90,15 @@ def _public_key(value: Any) -> PublicKey | None:
             return None
     except (binascii.Error, ValueError):
         return None
-    return PublicKey(key_id=key_id, key=key)
+    seal = value.get("seal")
+    return PublicKey(key_id=key_id, key=key, seal=seal if isinstance(seal, str) else None)
+
+
+def _key_data(key: PublicKey) -> dict[str, str | int]:
+    data: dict[str, str | int] = {"key_id": key.key_id, "key": key.key}
+    if key.seal is not None:
+        data["seal"] = key.seal
+    return data
 
 
 def _run(value: Any) -> dict[str, str]:
@@ -162,11 +170,7 @@ def render(
         )
         for (target, name), entry in sorted(entries.items(), key=_order)
     ]
-    key = (
-        ""
-        if public_key is None
-        else f'"public_key": {json.dumps({"key_id": public_key.key_id, "key": public_key.key})}, '
-    )
+    key = "" if public_key is None else f'"public_key": {json.dumps(_key_data(public_key))}, '
     head = (
         f'{{"format_version": {FORMAT_VERSION}, "config": {json.dumps(config)}, {key}"secrets": [\n'
     )
