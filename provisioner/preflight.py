@@ -1,12 +1,12 @@
 """Preflight: before apply writes anything, find the targets it certainly cannot write.
 
 Per target with changes: the token's kind and known scopes against the level's needs
-(:mod:`provisioner.github.permissions`), for user targets that the token belongs to that user
-(one ``GET /user``), and the public key of every target that gets a value and whose key the
-state has not cached (fetched now rather than at its first write, so a 404 or 403 key fails the
+(:mod:`provisioner.github.permissions`), and the public key of every target that gets a
+value and whose key the state has not cached (fetched now rather than at its first write, so a 404 or 403 key fails the
 target before any write; the key is needed anyway, so no request is added). A target whose key
 is cached is not probed: a lost permission shows at its first write, which fails that target
-alone. The reads of different targets run in parallel.
+alone. (A user target that is not the token's user never reaches a plan's changes: the
+planner fails it before reading it.) The reads of different targets run in parallel.
 """
 
 from __future__ import annotations
@@ -28,12 +28,6 @@ def check(client: GitHub, plan: Plan) -> Mapping[TargetRef, str]:
     targets: dict[TargetRef, bool] = {}
     for change in plan.changes:
         targets[change.target] = targets.get(change.target, False) or change.writes_value
-    login: str | GitHubError | None = None
-    if any(target.scope == "user" for target in targets):
-        try:
-            login = client.authenticated_login()
-        except GitHubError as e:
-            login = e
 
     def problem(item: tuple[TargetRef, bool]) -> str | None:
         target, writes_value = item
@@ -41,14 +35,6 @@ def check(client: GitHub, plan: Plan) -> Mapping[TargetRef, str]:
             known = client.permission_problem(target)
             if known:
                 return known
-            if target.scope == "user":
-                if isinstance(login, GitHubError):
-                    raise login
-                if login is not None and login.lower() != target.name.lower():
-                    return (
-                        f"{target.label}: the token belongs to {login!r}; user secrets can "
-                        "only be written for the authenticated user"
-                    )
             if writes_value:
                 client.public_key(target)
         except GitHubError as e:
