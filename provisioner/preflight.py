@@ -1,12 +1,13 @@
 """Preflight: before apply writes anything, find the targets it certainly cannot write.
 
 Per target with changes: the token's kind and known scopes against the level's needs
-(:mod:`provisioner.github.permissions`), and the public key of every target that gets a
-value and whose key the state has not cached (fetched now rather than at its first write, so a 404 or 403 key fails the
-target before any write; the key is needed anyway, so no request is added). A target whose key
-is cached is not probed: a lost permission shows at its first write, which fails that target
-alone. (A user target that is not the token's user never reaches a plan's changes: the
-planner fails it before reading it.) The reads of different targets run in parallel.
+(:mod:`provisioner.github.permissions`), and the public key of every target that gets a value
+and whose key the state has not cached (fetched now rather than at its first write, so a 404
+or 403 key fails the target before any write; the key is needed anyway, so no request is
+added). A target whose key is cached is not probed: a lost permission shows at its first
+write, which fails that target alone. (A user target that is not the token's user never
+reaches a plan's changes: the planner fails it before reading it.) The reads of different
+targets run in parallel.
 """
 
 from __future__ import annotations
