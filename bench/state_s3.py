@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import worlds
-from bench.run import Sandbox, run_cli
+from bench.run import run_cli
+from bench.sandbox import Sandbox
 from bench.worlds import Shape
 
 BUCKET = "provision-bench"

@@ -26,20 +26,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.sandbox import Sandbox
 from bench.worlds import TOKEN
+from tests.support.gh_driver import HOSTS, gh_env  # the namespace and gh as the suite runs them
 
 ORGS = 50
 REPOS = 50
 SELECTED = 3
-HOSTS = "127.0.0.1 api.github.localhost github.localhost\n::1 localhost\n127.0.0.1 localhost\n"
-ADMIN = "http://127.0.0.1/_sandbox/"
 INSIDE = "PROVISION_BENCH_IN_NAMESPACE"
-_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # -- the world ------------------------------------------------------------------------------
@@ -92,45 +90,6 @@ def write_world(folder: Path) -> tuple[Path, Path, dict[str, str]]:
 
 
 # -- inside the namespace -------------------------------------------------------------------
-class Sandbox:
-    """``provision sandbox`` on port 80 of the namespace's loopback."""
-
-    def __init__(self, world: Path, folder: Path) -> None:
-        self.log = (folder / "sandbox.log").open("w")
-        argv = [sys.executable, "-m", "provisioner", "sandbox", "--port", "80"]
-        self.proc = subprocess.Popen(
-            [*argv, "--host", "127.0.0.1", "--world", str(world)],
-            stdout=self.log,
-            stderr=self.log,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.admin("GET", "requests")
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise SystemExit("the sandbox did not start") from None
-                time.sleep(0.1)
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(ADMIN + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        with _NO_PROXY.open(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def take_log(self) -> int:
-        count = len(self.admin("GET", "requests"))
-        self.admin("POST", "reset-log")
-        return count
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self.log.close()
-
-
 def _timed(argv: Sequence[str], env: dict[str, str], what: str) -> float:
     start = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600, check=False)
@@ -146,7 +105,7 @@ def _provision_cases(folder: Path, latency: float) -> dict[str, tuple[float, int
     common = [str(config), "--api-url", "http://127.0.0.1", "--state", str(folder / "state")]
     apply = [sys.executable, "-m", "provisioner", "apply", *common, "--yes"]
     plan = [sys.executable, "-m", "provisioner", "plan", *common]
-    sandbox = Sandbox(world, folder)
+    sandbox = Sandbox(world, folder, port=80)
     out: dict[str, tuple[float, int]] = {}
     try:
         sandbox.admin("POST", "faults", {"latency": latency})
@@ -170,24 +129,6 @@ def _provision_cases(folder: Path, latency: float) -> dict[str, tuple[float, int
     return out
 
 
-def _gh_env(folder: Path) -> dict[str, str]:
-    home = folder / "home"
-    home.mkdir(exist_ok=True)
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "XDG_STATE_HOME": str(home / ".state"),
-        "GH_CONFIG_DIR": str(folder / "gh-config"),
-        "GH_HOST": "github.localhost",
-        "GH_TOKEN": TOKEN,
-        "GH_NO_UPDATE_NOTIFIER": "1",
-        "GH_PROMPT_DISABLED": "1",
-        "NO_COLOR": "1",
-    }
-
-
 def _gh_where(scope: str, target: str) -> list[str]:
     if scope == "repository":
         return ["--repo", target]
@@ -200,8 +141,8 @@ def _gh_cases(folder: Path, latency: float) -> dict[str, tuple[float, int]]:
     alike: it cannot tell), then a loop setting only each target's PASSWORD."""
     gh = shutil.which("gh") or "gh"
     world, _, _ = write_world(folder)
-    env = _gh_env(folder)
-    sandbox = Sandbox(world, folder)
+    env = gh_env(folder)
+    sandbox = Sandbox(world, folder, port=80)
     out: dict[str, tuple[float, int]] = {}
     try:
         sandbox.admin("POST", "faults", {"latency": latency})

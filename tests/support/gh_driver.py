@@ -42,7 +42,7 @@ def main(workdir: Path, steps: list[dict[str, Any]]) -> dict[str, Any]:
     )
     try:
         _wait_until_listening()
-        env = _gh_env(workdir)
+        env = gh_env(workdir)
         report = [_step(step, env) for step in steps]
         requests = _admin("requests")
     finally:
@@ -55,7 +55,7 @@ def main(workdir: Path, steps: list[dict[str, Any]]) -> dict[str, Any]:
     return {"steps": report, "requests": requests}
 
 
-def _gh_env(workdir: Path) -> dict[str, str]:
+def gh_env(workdir: Path) -> dict[str, str]:
     """A clean environment: no proxy, no real token, config and state under ``workdir``."""
     home = workdir / "home"
     home.mkdir(exist_ok=True)
