@@ -141,7 +141,7 @@ def _gh_cases(folder: Path, latency: float) -> dict[str, tuple[float, int]]:
     alike: it cannot tell), then a loop setting only each target's PASSWORD."""
     gh = shutil.which("gh") or "gh"
     world, _, _ = write_world(folder)
-    env = gh_env(folder)
+    env = {**gh_env(folder), "GH_TOKEN": TOKEN}  # the bench world's token
     sandbox = Sandbox(world, folder, port=80)
     out: dict[str, tuple[float, int]] = {}
     try:

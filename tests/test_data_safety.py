@@ -7,7 +7,6 @@ afterwards (decrypted on the sandbox side), not what the tool says it did.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from provisioner import crypto
 from provisioner.secret import SecretValue
@@ -116,9 +115,7 @@ def test_a_state_recorded_for_another_config_is_refused(cli: Cli) -> None:
     assert cli.gh.secrets() == before
 
 
-def test_the_default_state_follows_the_config_name(
-    cli: Cli, tmp_path: Path, monkeypatch: object
-) -> None:
+def test_the_default_state_follows_the_config_name(cli: Cli) -> None:
     named = CONFIG.replace("version: 1\n", "version: 1\nname: platform\n")
     cli.write_config(named)
     cli.state = None  # type: ignore[assignment]
