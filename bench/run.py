@@ -84,14 +84,16 @@ def floors(shape: Shape) -> dict[str, int]:
     t, o = shape.size, len(shape.orgs)
     glob_orgs = sum(1 for i in range(o) if shape.glob_org(i))
     listings = o  # one page (<= 100 repositories) per org: globs or 12 names
-    per_org_secrets = worlds.SECRETS_PER_TARGET
-    observe = t + per_org_secrets * o + glob_orgs  # lists, selected reads, glob listings
+    # Lists and glob listings: each selected-repositories read is skipped, since the state
+    # recorded the selection at our write and GitHub's updated_at proves it unchanged.
+    observe = t + glob_orgs
     return {
         "cold apply": shape.secrets + t + t + t + listings,
         "no-op plan": observe,
-        # + write and read-back per target: the public key is cached in the state
-        "one-value change": observe + 2 * t,
-        "rotation": t + 3 * o + glob_orgs + 2 * t,  # GAR's secrets only
+        # + the IDs of the orgs named repositories (a listing, as at the cold apply), and a
+        # write and a read-back per target: the public key is cached in the state
+        "one-value change": observe + (o - glob_orgs) + 2 * t,
+        "rotation": observe + (o - glob_orgs) + 2 * t,  # GAR's secrets only
     }
 
 

@@ -337,6 +337,13 @@ class Applier:
             key = (target, name)
             observed = listed.get(name)
             previous = self._state.get(key)
+            # The selection this write set, as GitHub spells it: the next plan trusts it while
+            # GitHub's updated_at stays the one read back now (observe.recorded_repositories).
+            selection = (
+                None
+                if change.repositories is None
+                else tuple(self._index.canonical(n) for n in change.repositories)
+            )
             if change.action == "delete":
                 self._state.pop(key, None)
             elif observed is None:
@@ -349,11 +356,15 @@ class Applier:
                     else self._resolver.expires_at(change.desired.value)
                 )
                 self._state[key] = StateEntry(
-                    fingerprint, observed.updated_at, change.registry, expires
+                    fingerprint, observed.updated_at, change.registry, expires, selection
                 )
             elif previous is not None:
                 self._state[key] = StateEntry(
-                    previous.fingerprint, observed.updated_at, change.registry, previous.expires_at
+                    previous.fingerprint,
+                    observed.updated_at,
+                    change.registry,
+                    previous.expires_at,
+                    selection,
                 )
 
 

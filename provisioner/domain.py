@@ -128,12 +128,15 @@ class StateEntry:
     ``fingerprint`` is None when the state holds none this tool can check (made with other
     parameters): the value then plans as unknown, and is never hashed with foreign costs.
     ``expires_at``: when the value written stops working (ECR authorization tokens).
+    ``repositories``: the selected repositories (``owner/name``) that write set on an org or
+    user secret, None when it set none (or the state is older than the record).
     """
 
     fingerprint: str | None
     updated_at: datetime
     registry: str | None = None
     expires_at: datetime | None = None
+    repositories: tuple[str, ...] | None = None
 
 
 StateKey = tuple[TargetRef, str]

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from provisioner.desired import DesiredSecret
-from provisioner.domain import ObservedSecret, ObservedTarget, TargetRef
+from provisioner.domain import ObservedSecret, ObservedTarget, StateEntry, StateKey, TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github.protocol import GitHub
 from provisioner.github.repos import RepoIndex
@@ -31,15 +31,42 @@ def _needs_repositories(d: DesiredSecret, o: ObservedSecret) -> bool:
     return d.target.scope == "org" and d.access.visibility == "selected" == o.visibility
 
 
+Recorded = Callable[[StateKey], StateEntry | None]
+"""The state's entry of a secret, if any (observation reads it as each target's list lands)."""
+
+
+def recorded_repositories(o: ObservedSecret, entry: StateEntry | None) -> tuple[str, ...] | None:
+    """The selected repositories our last write set, when GitHub proves they still hold.
+
+    GitHub bumps a secret's ``updated_at`` when only its repositories change (README: plan
+    semantics), and the state records the ``updated_at`` read right after our write: the same
+    ``updated_at`` now means nothing was written since, so the selection is the recorded one.
+    Anything else (no record, an older state without one, a newer or older ``updated_at``)
+    is None: the selection is read.
+    """
+    if entry is None or entry.repositories is None or o.updated_at != entry.updated_at:
+        return None
+    return entry.repositories
+
+
 def observe_target(
-    client: GitHub, index: RepoIndex, target: TargetRef, desired: Sequence[DesiredSecret]
+    client: GitHub,
+    index: RepoIndex,
+    target: TargetRef,
+    desired: Sequence[DesiredSecret],
+    recorded: Recorded | None = None,
 ) -> ObservedTarget:
-    """One paged list, plus the selected repositories of each managed org/user secret."""
+    """One paged list, plus the selected repositories of each managed org/user secret (unless
+    ``recorded`` holds a selection GitHub's ``updated_at`` proves current)."""
     try:
         secrets = client.list_secrets(target)
         for d in desired:
             o = secrets.get(d.name)
             if o is None or not _needs_repositories(d, o):
+                continue
+            known = None if recorded is None else recorded_repositories(o, recorded(d.key))
+            if known is not None:
+                secrets[d.name] = replace(o, repositories=known)
                 continue
             repos = client.selected_repositories(target, d.name)
             index.learn(repos)
@@ -57,6 +84,7 @@ def observe(
     workers: int | None = None,
     on_done: Callable[[TargetRef], None] | None = None,
     then: Callable[[ObservedTarget], None] | None = None,
+    recorded: Recorded | None = None,
 ) -> dict[TargetRef, ObservedTarget]:
     """Every target's secrets; a target that fails carries its error instead.
 
@@ -69,7 +97,7 @@ def observe(
         by_target.setdefault(d.target, []).append(d)
 
     def one(target: TargetRef) -> ObservedTarget:
-        result = observe_target(client, index, target, by_target.get(target, []))
+        result = observe_target(client, index, target, by_target.get(target, []), recorded)
         if then is not None:
             then(result)
         if on_done is not None:

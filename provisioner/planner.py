@@ -123,7 +123,8 @@ def make_plan(
     1. user targets that are not the token's user fail before anything of theirs is read;
     2. repository patterns are expanded (globs list their owner, filling the repository index);
     3. observation reads each target's secrets and the selected repositories of the managed
-       ones (teaching the index the IDs GitHub already reports);
+       ones (teaching the index the IDs GitHub already reports), except a selection the state
+       recorded at our last write that GitHub's unchanged ``updated_at`` proves current;
     4. the pure diff;
     5. the repository IDs the writes will need are resolved (from the index filled by 2 and 3,
        else one look-up or listing), so an unknown repository fails the plan, not the apply;
@@ -142,7 +143,13 @@ def make_plan(
     relevant = [d for d in wanted if inputs.selection.wants_registry(d.registry)]
     early = _EarlyChecks(inputs, relevant)
     observed = observe(
-        inputs.client, index, readable, relevant, on_done=on_observed, then=early.start
+        inputs.client,
+        index,
+        readable,
+        relevant,
+        on_done=on_observed,
+        then=early.start,
+        recorded=lambda key: inputs.settled_state().get(key),
     )
     for target, message in failed.items():
         observed[target] = ObservedTarget(target=target, error=message)

@@ -299,8 +299,11 @@ def test_a_policy_only_change_sets_repositories_and_keeps_the_previous_fingerpri
     assert run.fake.repositories_of(ORG, name) == repos
     after = run.fake.held(ORG)[name].updated_at
     assert after > before.updated_at
-    # The value did not change: its fingerprint and expiry stay; GitHub's new time is recorded.
-    assert run.state[(ORG, name)] == StateEntry("the-previous-fingerprint", after, "ACR", expires)
+    # The value did not change: its fingerprint and expiry stay; GitHub's new time and the
+    # selection set are recorded.
+    assert run.state[(ORG, name)] == StateEntry(
+        "the-previous-fingerprint", after, "ACR", expires, repos
+    )
 
 
 def test_a_written_value_is_recorded_by_a_fingerprint_that_verifies_against_it(run: Run) -> None:

@@ -72,8 +72,9 @@ def test_cold_apply_then_no_op_plan(cli: Cli) -> None:
     code, out, err = cli("plan", "--detailed-exitcode")
     assert (code, out.strip()) == (0, "No changes."), err
     # The plan asks who the token is before it reads a user target (another user's
-    # secrets are never planned).
-    assert kinds(cli.requests()) == Counter({"GET list": 3, "GET repositories": 6, "GET /user": 1})
+    # secrets are never planned). No selected-repositories read: the state recorded each
+    # selection, and GitHub's unchanged updated_at proves it (tests/test_recorded_selection.py).
+    assert kinds(cli.requests()) == Counter({"GET list": 3, "GET /user": 1})
 
 
 def test_value_change_plans_exactly_one_update(cli: Cli) -> None:

@@ -127,6 +127,11 @@ def _entry(item: dict[str, Any]) -> tuple[StateKey, StateEntry]:
     registry = item.get("registry")
     if registry is not None and not isinstance(registry, str):
         raise TypeError("registry must be a string")
+    repositories = item.get("repositories")
+    if repositories is not None and (
+        not isinstance(repositories, list) or not all(isinstance(r, str) for r in repositories)
+    ):
+        raise TypeError("repositories must be a list of strings")
     return key, StateEntry(
         # A fingerprint made with other costs than the tool's is never computed (a planted
         # t=2^32-1 would hold the run forever): the value plans as unknown instead.
@@ -134,6 +139,7 @@ def _entry(item: dict[str, Any]) -> tuple[StateKey, StateEntry]:
         updated_at=_timestamp(item["updated_at"], "updated_at"),
         registry=registry,
         expires_at=None if expires is None else _timestamp(expires, "expires_at"),
+        repositories=None if repositories is None else tuple(repositories),
     )
 
 
@@ -164,6 +170,9 @@ def render(
                 "updated_at": entry.updated_at.isoformat(),
                 **(
                     {} if entry.expires_at is None else {"expires_at": entry.expires_at.isoformat()}
+                ),
+                **(
+                    {} if entry.repositories is None else {"repositories": list(entry.repositories)}
                 ),
                 **({"written_by": runs[(target, name)]} if (target, name) in runs else {}),
             }
