@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from provisioner import crypto, desired
-from provisioner.config import Config, Literal
+from provisioner.config import Config, EnvSource, FileSource, Literal
 from provisioner.desired import DesiredSecret
 from provisioner.domain import ObservedTarget, Selection, StateEntry, StateKey, TargetRef
 from provisioner.errors import GitHubError, ProvisionError
@@ -125,9 +126,11 @@ def make_plan(
     3. observation reads each target's secrets and the selected repositories of the managed
        ones (teaching the index the IDs GitHub already reports), except a selection the state
        recorded at our last write that GitHub's unchanged ``updated_at`` proves current;
-    4. the pure diff;
-    5. the repository IDs the writes will need are resolved (from the index filled by 2 and 3,
-       else one look-up or listing), so an unknown repository fails the plan, not the apply;
+    4. the pure diff (its value checks started early, beside 3: :class:`_EarlyChecks`, which
+       also starts resolving the IDs of an org whose value it finds changed);
+    5. the repository IDs the writes will need are resolved (from the index filled by 2, 3
+       and 4, else one look-up or listing), so an unknown repository fails the plan, not the
+       apply;
     6. the values the changes write are read (last: nothing is read for a target that failed).
 
     ``on_observed`` is called as each target's read finishes (the progress bar).
@@ -141,7 +144,8 @@ def make_plan(
     readable = [t for t in targets if t not in failed]
     # Only the selected registries' policies are read (a --registry rotation reads its own).
     relevant = [d for d in wanted if inputs.selection.wants_registry(d.registry)]
-    early = _EarlyChecks(inputs, relevant)
+    early = _EarlyChecks(inputs, relevant, readable)
+    early.start_free()
     observed = observe(
         inputs.client,
         index,
@@ -161,57 +165,129 @@ def make_plan(
         literal = isinstance(d.value, Literal)
         return inputs.fingerprints.matches(value, s.fingerprint, literal=literal)
 
-    plan = diff(
-        wanted,
-        observed,
-        inputs.settled_state(),
-        inputs.now(),
-        same_value,
-        configured=[TargetRef.of(t) for t in inputs.config.targets],
-        selection=inputs.selection,
-        prune=prune,
-        force_rotate=force_rotate,
-    )
+    try:
+        plan = diff(
+            wanted,
+            observed,
+            inputs.settled_state(),
+            inputs.now(),
+            same_value,
+            configured=[TargetRef.of(t) for t in inputs.config.targets],
+            selection=inputs.selection,
+            prune=prune,
+            force_rotate=force_rotate,
+        )
+    finally:
+        early.settle()
     return _read_values(inputs, _check_repositories(inputs, plan))
 
 
-class _EarlyChecks:
-    """The state checks the diff will ask for, started on the run's fingerprint pool as each
-    target's read lands (verification needs the state and the values, not the other targets),
-    so the argon2id work overlaps the reads instead of following the last one.
+FREE_TO_READ = (Literal, EnvSource, FileSource)
+"""Values that cost nothing to read and reach nothing outside this machine: their checks start
+as soon as the state is known, before any list lands."""
 
-    Started exactly where :func:`provisioner.plan.diff` compares a value (a managed secret
-    GitHub still holds, with a fingerprint, no rotation policy and no drift), so no source is
-    read that the plan would not read. A value that cannot be read is left to the diff.
+
+class _EarlyChecks:
+    """The state checks the diff will ask for, started on the run's fingerprint pool as early
+    as their facts are known (verification needs the state and the values, not GitHub), so
+    the argon2id work overlaps the reads instead of following the last one: a value written in
+    the config, an environment variable or a file at once; any other source as its target's
+    read lands, and only where :func:`provisioner.plan.diff` compares a value (a managed secret
+    GitHub still holds, with a fingerprint, no rotation policy and no drift), so no command or
+    AWS source is read that the plan would not read. A value that cannot be read is left to
+    the diff.
+
+    A check that finds an org secret's value changed means that secret will be written with
+    its repositories: their IDs are resolved then, on the run's read workers, beside the other
+    checks (:meth:`settle` waits for them before the plan's own resolution, which then finds
+    them known).
     """
 
-    def __init__(self, inputs: Inputs, desired: Sequence[DesiredSecret]) -> None:
+    def __init__(
+        self, inputs: Inputs, desired: Sequence[DesiredSecret], readable: Iterable[TargetRef]
+    ) -> None:
         self._inputs = inputs
+        wanted = set(readable)
         self._by_target: dict[TargetRef, list[DesiredSecret]] = {}
         for d in desired:
-            self._by_target.setdefault(d.target, []).append(d)
-        self._resolving = threading.Lock()  # the resolver is used by one thread at a time
+            if d.target in wanted:
+                self._by_target.setdefault(d.target, []).append(d)
+        self._lock = threading.Lock()  # the resolver is used by one thread at a time
+        self._started: set[StateKey] = set()
+        self._resolving: dict[TargetRef, Future[None]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def start_free(self) -> None:
+        """The checks of values free to read, once the state is read (at once, or as its
+        shards land while GitHub is read)."""
+        pending = self._inputs.pending
+        if pending is None:
+            self._start_free()
+        else:
+            pending.add_done_callback(lambda _: self._start_free())
+
+    def _start_free(self) -> None:
+        for secrets in self._by_target.values():
+            for d in secrets:
+                if isinstance(d.value, FREE_TO_READ):
+                    self._check(d)
 
     def start(self, observed: ObservedTarget) -> None:
         if observed.error is not None:
             return
-        inputs = self._inputs
         for d in self._by_target.get(observed.target, []):
-            entry = inputs.settled_state().get(d.key)
             found = observed.secrets.get(d.name)
-            if entry is None or entry.fingerprint is None or found is None:
+            if found is None:
                 continue
-            if d.rotate_after is not None or found.updated_at > entry.updated_at:
-                continue  # the diff decides this one without its value
-            if not inputs.selection.wants_registry(d.registry):
-                continue
+            entry = self._inputs.settled_state().get(d.key)
+            if entry is not None and found.updated_at > entry.updated_at:
+                continue  # drift: the diff decides this one without its value
+            self._check(d)
+
+    def _check(self, d: DesiredSecret) -> None:
+        inputs = self._inputs
+        entry = inputs.settled_state().get(d.key)
+        if entry is None or entry.fingerprint is None or d.rotate_after is not None:
+            return
+        if not inputs.selection.wants_registry(d.registry):
+            return
+        with self._lock:
+            if d.key in self._started:
+                return
+            self._started.add(d.key)
             try:
-                with self._resolving:
-                    value = inputs.resolver.resolve(d.value)
+                value = inputs.resolver.resolve(d.value)
             except ProvisionError:
-                continue
-            literal = isinstance(d.value, Literal)
-            inputs.fingerprints.matches_soon(value, entry.fingerprint, literal=literal)
+                return
+        literal = isinstance(d.value, Literal)
+        check = inputs.fingerprints.matches_soon(value, entry.fingerprint, literal=literal)
+        if d.target.scope == "org" and d.repositories is not None:
+            check.add_done_callback(lambda done: self._changed(d.target, done))
+
+    def _changed(self, target: TargetRef, check: Future[bool]) -> None:
+        if check.exception() is not None or check.result():
+            return
+        with self._lock:
+            if target in self._resolving:
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._inputs.client.workers, "repository-ids")
+            names = {n for d in self._by_target[target] for n in d.repositories or ()}
+            self._resolving[target] = self._pool.submit(self._resolve, target, names)
+
+    def _resolve(self, target: TargetRef, names: set[str]) -> None:
+        with suppress(GitHubError):  # the plan's own resolution reports it, naming the target
+            self._inputs.repo_index().ids(target, names)
+
+    def settle(self) -> None:
+        """Wait for the repository IDs being resolved; let the workers go."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+            resolving = list(self._resolving.values())
+        for future in resolving:
+            future.result()
+        if pool is not None:
+            pool.shutdown(wait=False)
 
 
 def _foreign_users(client: GitHub, targets: Sequence[TargetRef]) -> dict[TargetRef, str]:

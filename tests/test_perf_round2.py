@@ -24,7 +24,7 @@ from provisioner import crypto, factory
 from provisioner.cli import main
 from provisioner.config import load_config
 from provisioner.domain import TargetRef
-from provisioner.errors import UsageError
+from provisioner.errors import GitHubError, UsageError
 from provisioner.github.client import GitHubClient
 from provisioner.sandbox import Sandbox, load_world
 from provisioner.secret import SecretValue
@@ -184,6 +184,86 @@ def test_state_checks_run_while_later_targets_are_still_read(
     # ... and the check ran on another thread than the reads (the run's pool).
     starts = [t for name, t in events if name == "check-start"]
     assert min(starts) < max(reads)
+
+
+def test_values_free_to_read_are_checked_before_any_list_lands(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Literals, environment variables and files need only the state to be checked: every
+    check starts before GitHub's first answer (slow here), not as each answer lands."""
+    assert cli.apply()[0] == 0
+    events: list[tuple[str, float]] = []
+    monkeypatch.setattr(crypto, "matches", _timed(events, "check", crypto.matches))
+    monkeypatch.setattr(
+        GitHubClient, "list_secrets", _timed(events, "read", GitHubClient.list_secrets)
+    )
+    cli.gh.sandbox.store.set_faults({"latency": 0.5})
+    try:
+        code, out, err = cli("plan", "--json")
+    finally:
+        cli.gh.sandbox.store.set_faults({"latency": 0})
+    assert code == 0, err
+    assert json.loads(out)["changes"] == []
+    checks = [t for name, t in events if name == "check-start"]
+    answers = [t for name, t in events if name == "read-end"]
+    assert len(answers) == 3 and len(checks) >= 5
+    assert max(checks) < min(answers)
+
+
+def test_a_command_is_never_run_early_for_a_target_that_cannot_be_read(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command (or AWS) source is read only where the plan compares its value: after its
+    target's list landed, never for a target whose read failed."""
+    marker = cli.tmp / "ran"
+    command = f'{{command: [sh, -c, "echo run >> {marker}; echo hub-MARKER-cmd"]}}'
+    cli.write_config(cli.config.read_text().replace("{file: hub-token}", command))
+    assert cli.apply()[0] == 0
+    assert marker.read_text().count("run") == 1
+    real = GitHubClient.list_secrets
+
+    def failing(self: GitHubClient, target: TargetRef) -> Any:
+        if target.scope != "org":  # the two targets of HUB, whose password is the command
+            raise GitHubError(f"{target.label}: GitHub is down")
+        return real(self, target)
+
+    monkeypatch.setattr(GitHubClient, "list_secrets", failing)
+    code, _, err = cli("plan")
+    assert code == 1 and "GitHub is down" in err, err
+    assert marker.read_text().count("run") == 1
+
+
+def test_a_changed_value_resolves_its_orgs_repository_ids_beside_the_reads(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The org's selection is the recorded one (not read), so its write needs the IDs: the
+    check that finds the value changed starts their listing while another target is still
+    being read (before: only after the diff, after the last read)."""
+    assert cli.apply()[0] == 0
+    cli.env["ACR_PASSWORD"] = "acr-MARKER-password-changed"
+    events: list[tuple[str, float]] = []
+    real = GitHubClient.list_secrets
+
+    def slow_user(self: GitHubClient, target: TargetRef) -> Any:
+        if target.scope == "user":
+            time.sleep(0.6)
+        return real(self, target)
+
+    monkeypatch.setattr(GitHubClient, "list_secrets", _timed(events, "read", slow_user))
+    monkeypatch.setattr(
+        GitHubClient,
+        "list_repositories",
+        _timed(events, "listing", GitHubClient.list_repositories),
+    )
+    code, out, err = cli("plan", "--json")
+    assert code == 0, err
+    changes = json.loads(out)["changes"]
+    assert [(c["target"], c["secret"]) for c in changes] == [
+        ("octo-org", "ACR_CONTAINER_REGISTRY_PASSWORD")
+    ]
+    listings = [t for name, t in events if name == "listing-start"]
+    assert len(listings) == 1  # one listing, not one more at the plan's own resolution
+    assert listings[0] < max(t for name, t in events if name == "read-end")
 
 
 def test_new_fingerprints_are_made_beside_the_writes_not_after(
