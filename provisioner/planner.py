@@ -9,7 +9,7 @@ build through one factory and tests replace.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
@@ -185,6 +185,44 @@ def make_plan(
 FREE_TO_READ = (Literal, EnvSource, FileSource)
 """Values that cost nothing to read and reach nothing outside this machine: their checks start
 as soon as the state is known, before any list lands."""
+
+
+def check_ahead(
+    config: Config,
+    selection: Selection,
+    resolver: Resolver,
+    fingerprints: crypto.Fingerprints,
+    state: Mapping[StateKey, StateEntry] | Future[dict[StateKey, StateEntry]],
+) -> None:
+    """Start the state checks of the values free to read (:data:`FREE_TO_READ`) at once,
+    before the GitHub client exists: they need the config and the state only, so their
+    argon2id work runs while the client is built (importing PyGithub and requests is most of
+    the start-up) and while GitHub is read. ``state``: its entries, or the future of them
+    (``plan`` reads them beside GitHub's reads). The values are read here, on the calling
+    thread (the resolver is used by one thread at a time); a value that cannot be read is
+    left to the plan. :func:`make_plan` asks the same checks of the same memo.
+    """
+    values = []
+    for d in desired.build(config):
+        if not isinstance(d.value, FREE_TO_READ) or d.rotate_after is not None:
+            continue
+        if not (selection.wants_target(d.target) and selection.wants_registry(d.registry)):
+            continue
+        try:
+            values.append((d.key, resolver.resolve(d.value), isinstance(d.value, Literal)))
+        except ProvisionError:
+            continue
+
+    def start(entries: Mapping[StateKey, StateEntry]) -> None:
+        for key, value, literal in values:
+            entry = entries.get(key)
+            if entry is not None and entry.fingerprint is not None:
+                fingerprints.matches_soon(value, entry.fingerprint, literal=literal)
+
+    if isinstance(state, Future):
+        state.add_done_callback(lambda read: None if read.exception() else start(read.result()))
+    else:
+        start(state)
 
 
 class _EarlyChecks:

@@ -210,6 +210,31 @@ def test_values_free_to_read_are_checked_before_any_list_lands(
     assert max(checks) < min(answers)
 
 
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_free_checks_run_while_the_github_client_is_built(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Importing PyGithub and requests is most of the start-up: the checks that need only the
+    config and the state run beside it (a slow client build here), not after it."""
+    from provisioner.commands import preamble
+
+    assert cli.apply()[0] == 0
+    events: list[tuple[str, float]] = []
+    monkeypatch.setattr(crypto, "matches", _timed(events, "check", crypto.matches))
+    real = preamble.make_client
+
+    def slow_client(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.4)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(preamble, "make_client", _timed(events, "client", slow_client))
+    code, _, err = cli.apply() if command == "apply" else cli("plan")
+    assert code == 0, err
+    checks = [t for name, t in events if name == "check-end"]
+    (built,) = [t for name, t in events if name == "client-end"]
+    assert len(checks) >= 5 and max(checks) < built
+
+
 def test_a_command_is_never_run_early_for_a_target_that_cannot_be_read(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

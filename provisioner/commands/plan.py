@@ -40,9 +40,9 @@ def plan(
     # Its shards are read beside GitHub's reads; the planner waits for them only when it
     # first needs an entry.
     with ThreadPoolExecutor(max_workers=1) as reading:
-        inputs = plan_inputs(prepared, {})
+        pending = reading.submit(load_state, prepared, targets)
+        inputs = plan_inputs(prepared, {}, pending)
         inputs.recorded = targets
-        inputs.pending = reading.submit(load_state, prepared, targets)
         try:
             with saved_plan.recording(inputs.client) as recorder:
                 result = make_plan(inputs, options, force_rotate=force_rotate)

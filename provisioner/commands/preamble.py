@@ -9,10 +9,11 @@ others without.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioner import output, planner, state
+from provisioner import crypto, output, planner, state
 from provisioner.commands.options import Options
 from provisioner.config import Config, load_config
 from provisioner.desired import check_selection
@@ -85,9 +86,22 @@ def load_state(
     return prepared.store.read(state_targets(prepared) if targets is None else targets)
 
 
-def plan_inputs(prepared: Prepared, state: dict[StateKey, StateEntry]) -> Inputs:
-    """The planner's inputs: the real GitHub client and value resolver, built by the factory."""
+def plan_inputs(
+    prepared: Prepared,
+    state: dict[StateKey, StateEntry],
+    pending: Future[dict[StateKey, StateEntry]] | None = None,
+) -> Inputs:
+    """The planner's inputs: the real GitHub client and value resolver, built by the factory.
+
+    ``pending``: the state's entries still being read (``state`` is then empty). The checks
+    of values free to read start before the client is built (:func:`planner.check_ahead`).
+    """
     options, config = prepared.options, prepared.config
+    resolver = make_resolver(config, json_output=options.json)
+    fingerprints = crypto.Fingerprints()
+    planner.check_ahead(
+        config, prepared.selection, resolver, fingerprints, state if pending is None else pending
+    )
     client = make_client(
         config,
         options.api_url,
@@ -98,9 +112,11 @@ def plan_inputs(prepared: Prepared, state: dict[StateKey, StateEntry]) -> Inputs
     return Inputs(
         config=config,
         client=client,
-        resolver=make_resolver(config, json_output=options.json),
+        resolver=resolver,
         state=state,
         selection=prepared.selection,
+        fingerprints=fingerprints,
+        pending=pending,
     )
 
 
