@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sandbox import Sandbox
+from bench.startup import with_bytecode
 from bench.worlds import TOKEN
 from tests.support.gh_driver import HOSTS, gh_env  # the namespace and gh as the suite runs them
 
@@ -100,7 +101,9 @@ def _timed(argv: Sequence[str], env: dict[str, str], what: str) -> float:
 
 def _provision_cases(folder: Path, latency: float) -> dict[str, tuple[float, int]]:
     world, config, secrets = write_world(folder)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GH_", "GITHUB_"))}
+    # As installed (pip compiles the modules; gh is a compiled binary): bytecode is cached.
+    installed = with_bytecode(str(folder / "pycache"))
+    env = {k: v for k, v in installed.items() if not k.startswith(("GH_", "GITHUB_"))}
     env |= secrets | {"NO_COLOR": "1"}
     common = [str(config), "--api-url", "http://127.0.0.1", "--state", str(folder / "state")]
     apply = [sys.executable, "-m", "provisioner", "apply", *common, "--yes"]

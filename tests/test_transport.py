@@ -234,3 +234,34 @@ def test_a_connection_shared_by_threads_keeps_each_request(
     with ThreadPoolExecutor(max_workers=6) as pool:
         found = list(pool.map(lambda t: list(client.list_secrets(t)), targets * 3))
     assert found == [[t.name.upper()] for t in targets * 3]
+
+
+# -- the environment's proxy settings are honoured (corporate networks) -------------------------
+
+
+def _no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_proxy_from_the_environment_carries_every_request(
+    stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_proxy_variables(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", stub.url)
+    stub.route("GET", LIST, ONE, ONE)
+    client = client_for("http://127.0.0.2:9")  # nothing listens there: only the proxy answers
+    assert list(client.list_secrets(ORG)) == ["X"]
+    assert list(client.list_secrets(ORG)) == ["X"]
+    assert stub.hits("GET", LIST) == 2
+    assert all(s.headers.get("Authorization") == "token ghp_test" for s in stub.log)
+
+
+def test_no_proxy_still_sends_its_hosts_direct(
+    stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_proxy_variables(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.2:9")  # a proxy that is not there
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    stub.route("GET", LIST, ONE)
+    assert list(client_for(stub.url).list_secrets(ORG)) == ["X"]
