@@ -62,7 +62,8 @@ def run_cli(args: Sequence[str], env: dict[str, str], folder: Path) -> tuple[int
 
 
 def age_rotating(sandbox: Sandbox, shape: Shape, state_path: Path) -> None:
-    """Let an hour pass for GAR's passwords: on GitHub (updated_at) and in the state alike."""
+    """Let an hour pass for GAR's passwords: on GitHub (updated_at) and in the state (the
+    folder of shards at ``state_path``) alike."""
     name = f"{worlds.ROTATING}_CONTAINER_REGISTRY_PASSWORD"
     targets = [("org", o) for o in shape.orgs] + [
         ("repository", r) for r in shape.repository_targets
@@ -70,12 +71,16 @@ def age_rotating(sandbox: Sandbox, shape: Shape, state_path: Path) -> None:
     for scope, target in targets:
         body = {"scope": scope, "target": target, "name": name, "seconds": int(AGE.total_seconds())}
         sandbox.admin("POST", "age", body)
-    document = json.loads(state_path.read_text())
-    for entry in document["secrets"]:
-        if entry["secret"] == name:
-            then = datetime.fromisoformat(entry["updated_at"]) - AGE
-            entry["updated_at"] = then.isoformat()
-    state_path.write_text(json.dumps(document))
+    shards = sorted(state_path.glob("*/*.json"))  # one document per target
+    if not shards:
+        raise RuntimeError(f"no state shards under {state_path}")
+    for shard in shards:
+        document = json.loads(shard.read_text())
+        for entry in document["secrets"]:
+            if entry["secret"] == name:
+                then = datetime.fromisoformat(entry["updated_at"]) - AGE
+                entry["updated_at"] = then.isoformat()
+        shard.write_text(json.dumps(document))
 
 
 # -- floors (issue 3's budget) -----------------------------------------------------------
@@ -118,7 +123,7 @@ def bench_size(shape: Shape, latency: float, big_latency: float, big: int) -> li
     with tempfile.TemporaryDirectory(prefix="provision-bench-") as tmp:
         folder = Path(tmp)
         world, config = worlds.write(shape, folder)
-        state_path = folder / "state.json"
+        state_path = folder / "state"  # a folder of shards, one per target
         installed = with_bytecode(str(folder / "pycache"))  # compiled, as pip installs it
         env = {k: v for k, v in installed.items() if not k.startswith(("GH_", "GITHUB_"))}
         env |= worlds.ENV | {"NO_COLOR": "1"}

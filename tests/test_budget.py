@@ -130,3 +130,34 @@ def test_no_op_plan_reads_in_parallel(applied: tuple[World, Counter[str]]) -> No
     # Sixteen workers make it about a sixth (the glob listings, then the lists); half is a
     # bound that cannot flake.
     assert elapsed < 0.5 * serial, (elapsed, serial)
+
+
+def test_the_benchmarks_hour_ages_the_sharded_state_so_the_passwords_rotate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make bench`` lets an hour pass (bench.run.age_rotating) on its sandbox process and in
+    the state's shards: only the rotating registry's passwords are then due, one per target."""
+    from bench.run import age_rotating
+    from bench.sandbox import Sandbox as SandboxProcess
+
+    shape = worlds.Shape(8)
+    world_path, config = worlds.write(shape, tmp_path)
+    for name, value in worlds.ENV.items():
+        monkeypatch.setenv(name, value)
+    sandbox = SandboxProcess(world_path, tmp_path)
+    try:
+        common = [str(config), "--api-url", sandbox.url, "--state", str(tmp_path / "state")]
+        apply = ["apply", *common, "--yes", "--write-interval", "0"]
+        assert main(apply) == 0
+        assert main(["plan", *common, "--detailed-exitcode"]) == 0
+        age_rotating(sandbox, shape, tmp_path / "state")
+        assert main(["plan", *common, "--detailed-exitcode"]) == 2
+        sandbox.take_log()
+        assert main([*apply, "--registry", worlds.ROTATING]) == 0
+        writes = [r for r in sandbox.admin("GET", "requests") if r["method"] == "PUT"]
+        assert len(writes) == shape.size
+        assert {r["path"].rsplit("/", 1)[1] for r in writes} == {
+            f"{worlds.ROTATING}_CONTAINER_REGISTRY_PASSWORD"
+        }
+    finally:
+        sandbox.close()
