@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench import naive, versus_gh, worlds
 from bench.sandbox import Sandbox
-from bench.startup import startup_lines, state_load_seconds, with_bytecode
+from bench.startup import installed_environment, startup_lines, state_load_seconds
 from bench.worlds import Shape
 
 PYTHON = sys.executable
@@ -124,7 +124,7 @@ def bench_size(shape: Shape, latency: float, big_latency: float, big: int) -> li
         folder = Path(tmp)
         world, config = worlds.write(shape, folder)
         state_path = folder / "state"  # a folder of shards, one per target
-        installed = with_bytecode(str(folder / "pycache"))  # compiled, as pip installs it
+        installed = installed_environment()  # compiled, as pip installs it
         env = {k: v for k, v in installed.items() if not k.startswith(("GH_", "GITHUB_"))}
         env |= worlds.ENV | {"NO_COLOR": "1"}
         sandbox = Sandbox(world, folder)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sandbox import Sandbox
-from bench.startup import with_bytecode
+from bench.startup import installed_environment
 from bench.worlds import TOKEN
 from tests.support.gh_driver import HOSTS, gh_env  # the namespace and gh as the suite runs them
 
@@ -101,8 +101,7 @@ def _timed(argv: Sequence[str], env: dict[str, str], what: str) -> float:
 
 def _provision_cases(folder: Path, latency: float) -> dict[str, tuple[float, int]]:
     world, config, secrets = write_world(folder)
-    # As installed (pip compiles the modules; gh is a compiled binary): bytecode is cached.
-    installed = with_bytecode(str(folder / "pycache"))
+    installed = installed_environment()  # compiled, as installed (gh is a compiled binary)
     env = {k: v for k, v in installed.items() if not k.startswith(("GH_", "GITHUB_"))}
     env |= secrets | {"NO_COLOR": "1"}
     common = [str(config), "--api-url", "http://127.0.0.1", "--state", str(folder / "state")]
