@@ -337,9 +337,10 @@ class Applier:
             key = (target, name)
             observed = listed.get(name)
             previous = self._state.get(key)
-            # The selection this write set, as GitHub spells it: the next plan trusts it while
-            # GitHub's updated_at stays the one read back now (observe.recorded_repositories).
-            selection = (
+            # The repositories this write selected, as GitHub spells them: the next plan trusts
+            # them while GitHub's updated_at stays the one read back now
+            # (observe.recorded_repositories).
+            repositories = (
                 None
                 if change.repositories is None
                 else tuple(self._index.canonical(n) for n in change.repositories)
@@ -356,7 +357,7 @@ class Applier:
                     else self._resolver.expires_at(change.desired.value)
                 )
                 self._state[key] = StateEntry(
-                    fingerprint, observed.updated_at, change.registry, expires, selection
+                    fingerprint, observed.updated_at, change.registry, expires, repositories
                 )
             elif previous is not None:
                 self._state[key] = StateEntry(
@@ -364,7 +365,7 @@ class Applier:
                     observed.updated_at,
                     change.registry,
                     previous.expires_at,
-                    selection,
+                    repositories,
                 )
 
 

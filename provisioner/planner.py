@@ -187,6 +187,12 @@ FREE_TO_READ = (Literal, EnvSource, FileSource)
 as soon as the state is known, before any list lands."""
 
 
+def _compared(d: DesiredSecret, selection: Selection) -> bool:
+    """Whether the diff may compare this secret's value with a state fingerprint: it has no
+    rotation policy (a rotating secret is decided by its age) and its registry is selected."""
+    return d.rotate_after is None and selection.wants_registry(d.registry)
+
+
 def check_ahead(
     config: Config,
     selection: Selection,
@@ -204,9 +210,8 @@ def check_ahead(
     """
     values = []
     for d in desired.build(config):
-        if not isinstance(d.value, FREE_TO_READ) or d.rotate_after is not None:
-            continue
-        if not (selection.wants_target(d.target) and selection.wants_registry(d.registry)):
+        free = isinstance(d.value, FREE_TO_READ)
+        if not (free and selection.wants_target(d.target) and _compared(d, selection)):
             continue
         try:
             values.append((d.key, resolver.resolve(d.value), isinstance(d.value, Literal)))
@@ -285,9 +290,7 @@ class _EarlyChecks:
     def _check(self, d: DesiredSecret) -> None:
         inputs = self._inputs
         entry = inputs.settled_state().get(d.key)
-        if entry is None or entry.fingerprint is None or d.rotate_after is not None:
-            return
-        if not inputs.selection.wants_registry(d.registry):
+        if entry is None or entry.fingerprint is None or not _compared(d, inputs.selection):
             return
         with self._lock:
             if d.key in self._started:

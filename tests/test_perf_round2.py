@@ -158,32 +158,58 @@ def _timed(events: list[tuple[str, float]], name: str, fn: Callable[..., Any]) -
     return wrapper
 
 
-def test_state_checks_run_while_later_targets_are_still_read(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Reads one at a time and slow: the first target's checks end before the last read does
-    (before this change every check started after the last read)."""
-    assert cli.apply()[0] == 0
-    events: list[tuple[str, float]] = []
-    monkeypatch.setattr(crypto, "matches", _timed(events, "check", crypto.matches))
-    monkeypatch.setattr(
-        GitHubClient, "list_secrets", _timed(events, "read", GitHubClient.list_secrets)
-    )
-    cli.env["PROVISION_READ_CONCURRENCY"] = "1"
-    cli.gh.sandbox.store.set_faults({"latency": 0.3})
+def _slow_no_op_plan(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, latency: float
+) -> list[tuple[str, float, SecretValue]]:
+    """A no-op plan against a slow GitHub: ("check-start"/"check-end", time, value) of each
+    state check, ("read-start"/"read-end", time, None) of each target's list."""
+    events: list[tuple[str, float, Any]] = []
+    real_matches, real_list = crypto.matches, GitHubClient.list_secrets
+
+    def matches(value: SecretValue, *args: Any, **kwargs: Any) -> bool:
+        events.append(("check-start", time.monotonic(), value))
+        try:
+            return real_matches(value, *args, **kwargs)
+        finally:
+            events.append(("check-end", time.monotonic(), value))
+
+    def list_secrets(self: GitHubClient, target: TargetRef) -> Any:
+        events.append(("read-start", time.monotonic(), None))
+        try:
+            return real_list(self, target)
+        finally:
+            events.append(("read-end", time.monotonic(), None))
+
+    monkeypatch.setattr(crypto, "matches", matches)
+    monkeypatch.setattr(GitHubClient, "list_secrets", list_secrets)
+    cli.gh.sandbox.store.set_faults({"latency": latency})
     try:
         code, out, err = cli("plan", "--json")
     finally:
         cli.gh.sandbox.store.set_faults({"latency": 0})
     assert code == 0, err
     assert json.loads(out)["changes"] == []
-    checks = [t for name, t in events if name == "check-end"]
-    reads = [t for name, t in events if name == "read-end"]
-    assert len(reads) == 3 and checks
-    assert min(checks) < max(reads)
-    # ... and the check ran on another thread than the reads (the run's pool).
-    starts = [t for name, t in events if name == "check-start"]
-    assert min(starts) < max(reads)
+    return events
+
+
+def test_a_commands_check_runs_while_later_targets_are_still_read(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command's value is checked as its target's read lands (reads one at a time, slow
+    here): before the last read ends, on the run's pool (before round 2, every check started
+    after the last read)."""
+    command = "{command: [sh, -c, 'echo acr-MARKER-from-command']}"
+    cli.write_config(cli.config.read_text().replace("{env: ACR_PASSWORD}", command))
+    assert cli.apply()[0] == 0
+    cli.env["PROVISION_READ_CONCURRENCY"] = "1"
+    events = _slow_no_op_plan(cli, monkeypatch, 0.3)
+    commanded = SecretValue("acr-MARKER-from-command")
+    reads = [t for name, t, _ in events if name == "read-end"]
+    started = [t for name, t, v in events if name == "check-start" and v == commanded]
+    ended = [t for name, t, v in events if name == "check-end" and v == commanded]
+    assert len(reads) == 3 and len(started) == len(ended) == 1
+    assert min(reads) <= started[0]  # not before its target (the first read) landed
+    assert ended[0] < max(reads)
 
 
 def test_values_free_to_read_are_checked_before_any_list_lands(
@@ -192,20 +218,9 @@ def test_values_free_to_read_are_checked_before_any_list_lands(
     """Literals, environment variables and files need only the state to be checked: every
     check starts before GitHub's first answer (slow here), not as each answer lands."""
     assert cli.apply()[0] == 0
-    events: list[tuple[str, float]] = []
-    monkeypatch.setattr(crypto, "matches", _timed(events, "check", crypto.matches))
-    monkeypatch.setattr(
-        GitHubClient, "list_secrets", _timed(events, "read", GitHubClient.list_secrets)
-    )
-    cli.gh.sandbox.store.set_faults({"latency": 0.5})
-    try:
-        code, out, err = cli("plan", "--json")
-    finally:
-        cli.gh.sandbox.store.set_faults({"latency": 0})
-    assert code == 0, err
-    assert json.loads(out)["changes"] == []
-    checks = [t for name, t in events if name == "check-start"]
-    answers = [t for name, t in events if name == "read-end"]
+    events = _slow_no_op_plan(cli, monkeypatch, 0.5)
+    checks = [t for name, t, _ in events if name == "check-start"]
+    answers = [t for name, t, _ in events if name == "read-end"]
     assert len(answers) == 3 and len(checks) >= 5
     assert max(checks) < min(answers)
 
