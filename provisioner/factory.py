@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from provisioner import output
 from provisioner.config import Config
 from provisioner.desired import uses_aws
 from provisioner.errors import UsageError
 from provisioner.github.auth import api_url, credentials
-from provisioner.github.client import GitHubClient, configure_logging
 from provisioner.sources import Resolver
+
+if TYPE_CHECKING:
+    from provisioner.github.client import GitHubClient
 
 
 def make_client(
@@ -26,7 +29,13 @@ def make_client(
 ) -> GitHubClient:
     """The run's GitHub client: its URL and credentials from ``environ`` (the process's by
     default), which it keeps (a token kind is told apart by environment variables too);
-    ``max_wait`` bounds the run's waiting on retries (``--max-wait``)."""
+    ``max_wait`` bounds the run's waiting on retries (``--max-wait``).
+
+    PyGithub and requests load here, not when the commands do: they are a third of apply's
+    start-up, and the checks that need no GitHub (:func:`planner.check_ahead`) start first
+    and run beside the import."""
+    from provisioner.github.client import GitHubClient, configure_logging
+
     env = dict(os.environ if environ is None else environ)
     url = api_url(flag_url, config.github.api_url, env)
     configure_logging()

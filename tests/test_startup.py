@@ -44,3 +44,20 @@ def test_the_config_models_scan_no_plugin_entry_points() -> None:
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split() == ["0", "None"]
+
+
+CLIENT_PROBE = """
+import sys
+import provisioner.commands.apply, provisioner.commands.plan, provisioner.commands.status
+print(sorted(m for m in ("github", "requests", "urllib3", "jwt") if m in sys.modules))
+"""
+
+
+def test_the_state_commands_load_pygithub_only_when_they_build_the_client() -> None:
+    """PyGithub and requests are a third of apply's start-up. They load when the client is
+    built (factory.make_client), after the checks that need no GitHub have started
+    (planner.check_ahead), so those checks run beside the import instead of after it."""
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT_PROBE], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
