@@ -1,6 +1,7 @@
 """Start-up: ``--version`` and ``validate`` import none of the heavy libraries (boto3, PyGithub
-with jwt, cryptography and requests, Rich), and the config's models look for no pydantic
-plugin. What is imported is asserted, not a time (bench/startup.py measures that)."""
+with jwt, cryptography and requests, Rich), the state commands load PyGithub only when they
+build the client, and the config's models look for no pydantic plugin. What is imported is
+asserted, not a time (bench/startup.py measures that)."""
 
 from __future__ import annotations
 
