@@ -328,6 +328,30 @@ def test_new_fingerprints_are_made_beside_the_writes_not_after(
     assert sum(1 for t in made if t < min(put_starts) + 0.1) >= 2
 
 
+def test_new_fingerprints_start_once_the_preflight_is_done(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preflight stands between the plan and the first write; the new values' hashing
+    waits for it (it would take the cores its workers start on), and still precedes the
+    writes."""
+    from provisioner import preflight
+
+    events: list[tuple[str, float]] = []
+    monkeypatch.setattr(crypto, "fingerprint", _timed(events, "fingerprint", crypto.fingerprint))
+    monkeypatch.setattr(preflight, "check", _timed(events, "preflight", preflight.check))
+    monkeypatch.setattr(GitHubClient, "put_secret", _timed(events, "put", GitHubClient.put_secret))
+    cli.gh.sandbox.store.set_faults({"latency": 0.05})
+    try:
+        code, _, err = cli.apply()
+    finally:
+        cli.gh.sandbox.store.set_faults({"latency": 0})
+    assert code == 0, err
+    made = [t for name, t in events if name == "fingerprint-start"]
+    (preflight_end,) = [t for name, t in events if name == "preflight-end"]
+    assert made and min(made) >= preflight_end
+    assert min(made) < min(t for name, t in events if name == "put-start")
+
+
 def test_fingerprints_memo_is_shared_and_the_pool_settles_errors() -> None:
     run = crypto.Fingerprints()
     value = SecretValue("memo-MARKER")
