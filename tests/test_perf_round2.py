@@ -306,18 +306,30 @@ def test_a_changed_value_resolves_its_orgs_repository_ids_beside_the_reads(
     assert listings[0] < max(t for name, t in events if name == "read-end")
 
 
-def test_new_fingerprints_are_made_beside_the_writes_not_after(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _timed_apply(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, latency: float
+) -> list[tuple[str, float]]:
+    """A cold apply at ``latency`` per request; when the fingerprints, the preflight and each
+    PUT started and ended."""
+    from provisioner import preflight
+
     events: list[tuple[str, float]] = []
     monkeypatch.setattr(crypto, "fingerprint", _timed(events, "fingerprint", crypto.fingerprint))
+    monkeypatch.setattr(preflight, "check", _timed(events, "preflight", preflight.check))
     monkeypatch.setattr(GitHubClient, "put_secret", _timed(events, "put", GitHubClient.put_secret))
-    cli.gh.sandbox.store.set_faults({"latency": 0.1})
+    cli.gh.sandbox.store.set_faults({"latency": latency})
     try:
         code, _, err = cli.apply()
     finally:
         cli.gh.sandbox.store.set_faults({"latency": 0})
     assert code == 0, err
+    return events
+
+
+def test_new_fingerprints_are_made_beside_the_writes_not_after(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _timed_apply(cli, monkeypatch, 0.1)
     made = [t for name, t in events if name == "fingerprint-start"]
     put_starts = [t for name, t in events if name == "put-start"]
     assert len(put_starts) == 9
@@ -334,18 +346,7 @@ def test_new_fingerprints_start_once_the_preflight_is_done(
     """The preflight stands between the plan and the first write; the new values' hashing
     waits for it (it would take the cores its workers start on), and still precedes the
     writes."""
-    from provisioner import preflight
-
-    events: list[tuple[str, float]] = []
-    monkeypatch.setattr(crypto, "fingerprint", _timed(events, "fingerprint", crypto.fingerprint))
-    monkeypatch.setattr(preflight, "check", _timed(events, "preflight", preflight.check))
-    monkeypatch.setattr(GitHubClient, "put_secret", _timed(events, "put", GitHubClient.put_secret))
-    cli.gh.sandbox.store.set_faults({"latency": 0.05})
-    try:
-        code, _, err = cli.apply()
-    finally:
-        cli.gh.sandbox.store.set_faults({"latency": 0})
-    assert code == 0, err
+    events = _timed_apply(cli, monkeypatch, 0.05)
     made = [t for name, t in events if name == "fingerprint-start"]
     (preflight_end,) = [t for name, t in events if name == "preflight-end"]
     assert made and min(made) >= preflight_end
