@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from provisioner import crypto
+from provisioner import crypto, preflight
 from provisioner.apply import ABANDONED, Applier, Report
 from provisioner.config import EnvSource, Literal
 from provisioner.desired import Access, DesiredSecret
@@ -192,6 +193,33 @@ def test_a_first_stop_signal_finishes_the_write_in_flight_and_records_it(
     assert set(run.state) == {(ORG, ACR["PASSWORD"]), (ORG, ACR["SERVER"])}
     assert run.saved[-1] == run.state
     assert f"{stop_exit(signum)[1]}: finishing the write in flight" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("stop_signals_caught")
+def test_a_stop_during_the_preflight_hashes_nothing_and_writes_nothing(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The new values' fingerprints start after the preflight, and not at all once a stop was
+    asked for: nothing will be written, so nothing is hashed."""
+    real = preflight.check
+
+    def stopped(*args: Any) -> Any:
+        found = real(*args)
+        signal.raise_signal(signal.SIGTERM)
+        return found
+
+    hashed: list[object] = []
+    real_fingerprint = crypto.fingerprint
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        hashed.append(args)
+        return real_fingerprint(*args, **kwargs)
+
+    monkeypatch.setattr(preflight, "check", stopped)
+    monkeypatch.setattr(crypto, "fingerprint", counted)
+    report = run.apply(*creates(ORG, ("octo-org/api",)), *creates(REPO))
+    assert report.count("not-attempted") == 6 and report.stopped_by == signal.SIGTERM
+    assert run.fake.writes == [] and hashed == []
 
 
 @pytest.mark.usefixtures("stop_signals_caught")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bench import worlds
-from provisioner import crypto, factory
+from provisioner import crypto, factory, preflight
 from provisioner.cli import main
 from provisioner.config import load_config
 from provisioner.domain import TargetRef
@@ -311,8 +311,6 @@ def _timed_apply(
 ) -> list[tuple[str, float]]:
     """A cold apply at ``latency`` per request; when the fingerprints, the preflight and each
     PUT started and ended."""
-    from provisioner import preflight
-
     events: list[tuple[str, float]] = []
     monkeypatch.setattr(crypto, "fingerprint", _timed(events, "fingerprint", crypto.fingerprint))
     monkeypatch.setattr(preflight, "check", _timed(events, "preflight", preflight.check))
