@@ -72,6 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = sandbox.admin(self.command, path, body, bad_json)
             self._send(status, payload, {})
             return
+        sandbox.store.arrived(+1)
         try:
             status, payload, headers, kind = sandbox.handle(
                 self.command, path, query, body, bad_json, self.headers, self._base()
@@ -79,6 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a sandbox bug: answer 500 rather than drop the connection
             status, headers, kind = 500, {}, None
             payload = {"message": f"sandbox internal error: {type(e).__name__}: {e}"}
+        finally:
+            sandbox.store.arrived(-1)
         if sandbox.log_requests:
             print(f"sandbox: {self.command} {path} {status}", file=sys.stderr, flush=True)
         sandbox.store.log_request(
@@ -275,6 +278,8 @@ class Sandbox:
                 return 200, {}
             if route == ("GET", "/_sandbox/requests"):
                 return 200, store.requests()
+            if route == ("GET", "/_sandbox/in-flight"):
+                return 200, {"in_flight": store.in_flight()}
             if route == ("POST", "/_sandbox/reset-log"):
                 store.reset_log()
                 return 200, {}

@@ -94,6 +94,7 @@ class Store:
         self._keys: dict[tuple[str, str], tuple[str, PrivateKey]] = {}
         self._next_key_id = 10**18 + secrets.randbelow(10**18)
         self._log: list[dict[str, Any]] = []
+        self._in_flight = 0
         self._faults = Faults()
         self._requests_seen = 0
         self._writes_ok = 0
@@ -344,6 +345,16 @@ class Store:
     def requests(self) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(e) for e in self._log]
+
+    def arrived(self, delta: int) -> None:
+        """An API request arrived (+1) or was answered (-1); the log records only answers."""
+        with self.lock:
+            self._in_flight += delta
+
+    def in_flight(self) -> int:
+        """API requests received and not yet answered (a slow sandbox holds them)."""
+        with self.lock:
+            return self._in_flight
 
     def reset_log(self) -> None:
         with self.lock:

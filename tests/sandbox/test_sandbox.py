@@ -576,6 +576,21 @@ def test_latency(gh: GH) -> None:
     assert time.monotonic() - start < 0.25
 
 
+def test_in_flight_counts_the_requests_held_unanswered(gh: GH) -> None:
+    """The request log records answers; ``in-flight`` what a slow sandbox still holds."""
+    gh.admin("POST", "faults", {"latency": 0.5})
+    reader = threading.Thread(target=gh, args=("GET", "/user"))
+    reader.start()
+    deadline = time.monotonic() + 5
+    while not gh.admin("GET", "in-flight")["in_flight"]:
+        assert time.monotonic() < deadline, "the read never arrived"
+        time.sleep(0.01)
+    assert gh.admin("GET", "requests") == []  # held: not answered, not yet logged
+    reader.join()
+    assert gh.admin("GET", "in-flight") == {"in_flight": 0}
+    assert [e["path"] for e in gh.admin("GET", "requests")] == ["/user"]
+
+
 def test_fail_every_nth_request_is_502_html(gh: GH, sandbox: Sandbox) -> None:
     sandbox.store.set_faults(fail_every=3)
     statuses = [gh("GET", "/user").status_code for _ in range(6)]
