@@ -155,7 +155,10 @@ class Plan:
 
 
 EVERYTHING = Selection()
-ValueCheck = Callable[[DesiredSecret, StateEntry], bool]
+ValueCheck = Callable[[DesiredSecret, StateEntry], bool | None]
+"""Whether the desired value is the one the state's fingerprint records; None when the value
+cannot be read to tell (the change then plans as ``value-unknown`` and the read error, which
+the plan reports naming the secret, keeps it and its registry's other secrets unwritten)."""
 
 
 def _same_repos(a: Iterable[str], b: Iterable[str]) -> bool:
@@ -190,14 +193,12 @@ def _update_reasons(
         reasons.append("drift")
     if d.rotate_after is None and (s is None or s.fingerprint is None):
         reasons.append("value-unknown")
-    if (
-        s is not None
-        and s.fingerprint is not None
-        and not reasons
-        and d.rotate_after is None
-        and not same_value(d, s)
-    ):
-        reasons.append("value-changed")
+    if s is not None and s.fingerprint is not None and not reasons and d.rotate_after is None:
+        same = same_value(d, s)
+        if same is None:
+            reasons.append("value-unknown")
+        elif not same:
+            reasons.append("value-changed")
     reasons.extend(_policy_reasons(d, o))
     return sorted(reasons, key=REASONS.index), age
 

@@ -158,10 +158,13 @@ def make_plan(
     for target, message in failed.items():
         observed[target] = ObservedTarget(target=target, error=message)
 
-    def same_value(d: DesiredSecret, s: StateEntry) -> bool:
+    def same_value(d: DesiredSecret, s: StateEntry) -> bool | None:
         if s.fingerprint is None:
             return False
-        value = inputs.resolver.resolve(d.value)
+        try:
+            value = inputs.resolver.resolve(d.value)
+        except ProvisionError:
+            return None  # unknown: _read_values reports the error, naming this secret
         literal = isinstance(d.value, Literal)
         return inputs.fingerprints.matches(value, s.fingerprint, literal=literal)
 
@@ -267,7 +270,13 @@ class _EarlyChecks:
         if pending is None:
             self._start_free()
         else:
-            pending.add_done_callback(lambda _: self._start_free())
+            pending.add_done_callback(self._state_read)
+
+    def _state_read(self, pending: Future[dict[StateKey, StateEntry]]) -> None:
+        # A state that could not be read starts nothing: the plan's own read of it reports the
+        # error (an exception raised here would only be logged, as a traceback, by the pool).
+        if not pending.cancelled() and pending.exception() is None:
+            self._start_free()
 
     def _start_free(self) -> None:
         for secrets in self._by_target.values():

@@ -7,6 +7,7 @@ afterwards (decrypted on the sandbox side), not what the tool says it did.
 from __future__ import annotations
 
 import json
+import shutil
 
 from provisioner import crypto
 from provisioner.secret import SecretValue
@@ -268,6 +269,26 @@ def test_a_naive_timestamp_or_deep_nesting_in_state_is_a_clean_error(cli: Cli) -
     code, out, err = cli("plan")
     assert code == 1
     assert "the state is damaged" in err and "internal error" not in err
+
+
+def test_a_state_refused_by_plan_is_one_line_not_a_traceback(cli: Cli) -> None:
+    """plan starts value checks as the state's shards land: a shard that cannot be used must
+    end the run with its one line, not also a pool's logged traceback (a real process: the
+    test harness would capture the log record instead)."""
+    from tests.faults.conftest import spawn
+
+    assert cli.apply()[0] == 0
+    (cli.state / "org" / "octo-org.json").write_text("{not json")
+    for args in ((), ("--json",)):
+        out, err = spawn(cli, "plan", *args).communicate(timeout=60)
+        assert "Traceback" not in err and "exception calling callback" not in err, err
+        assert err.count("\n") == 1 and "the state is damaged" in err, err
+    cli.write_config("name: another-config\n" + CONFIG)  # a state recorded for another config
+    shutil.rmtree(cli.state / "org")
+    process = spawn(cli, "plan")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1 and out == ""
+    assert "Traceback" not in err and err.count("\n") == 1, err
 
 
 # -- 16. GitHub's 100 secrets per target ------------------------------------------------------

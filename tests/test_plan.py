@@ -119,6 +119,13 @@ def reasons(plan):
             False,
             [("update", NAME, ("value-changed", "repositories-changed"))],
         ),
+        (
+            "the value cannot be read to compare",
+            [seen()],
+            {(ORG, NAME): entry()},
+            None,
+            [("update", NAME, ("value-unknown",))],
+        ),
     ],
 )
 def test_org_rows(case, observed, state, same, expected):

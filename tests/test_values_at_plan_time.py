@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.support.e2e import CONFIG, Cli
 
@@ -49,6 +50,41 @@ def test_an_unreadable_source_fails_the_plan_naming_the_secrets(cli: Cli) -> Non
         "env ACR_PASSWORD: the environment variable is unset or empty "
         "(needed by org:octo-org ACR_CONTAINER_REGISTRY_PASSWORD)" in err
     )
+
+
+def test_a_source_that_fails_when_compared_fails_only_its_registry_on_its_target(
+    cli: Cli,
+) -> None:
+    """With a state, a value is read to compare it with its fingerprint: a source that fails
+    then is the plan's error naming the secret, not the end of the run; apply writes the other
+    targets' changes, and none of that registry's three secrets on that target."""
+    assert cli.apply()[0] == 0
+    before = cli.gh.secrets()
+    cli.write_config(
+        CONFIG.replace(
+            "{env: ACR_PASSWORD}", "{command: [sh, -c, 'echo gone >&2; exit 3']}"
+        ).replace("username: acr-pull", "username: acr-pull-2")
+    )
+    cli.env["HUB_USER"] = "hubber-2"
+    code, out, err = cli("plan")
+    assert code == 1
+    assert re.search(r"~ ACR_CONTAINER_REGISTRY_PASSWORD +\(value-unknown\)", out), out
+    assert "status 3: gone (needed by org:octo-org ACR_CONTAINER_REGISTRY_PASSWORD)" in err
+    code, out, err = cli.apply("--json")
+    assert code == 1, err
+    results = {c["secret"] + "@" + c["target"]: c["result"] for c in json.loads(out)["changes"]}
+    assert results == {
+        "ACR_CONTAINER_REGISTRY_USER@octo-org": "failed",
+        "ACR_CONTAINER_REGISTRY_PASSWORD@octo-org": "failed",
+        "HUB_CONTAINER_REGISTRY_USER@octo-org/legacy": "ok",
+        "HUB_CONTAINER_REGISTRY_USER@octocat": "ok",
+    }
+    after = cli.gh.secrets()
+    org = [k for k in before if k[1] == "octo-org"]
+    assert all(after[k] == before[k] for k in org)  # neither the new USER nor any PASSWORD
+    assert {after[k]["value"] for k in after if k[2] == "HUB_CONTAINER_REGISTRY_USER"} == {
+        "hubber-2"
+    }
 
 
 def test_a_no_op_plan_reads_no_value(cli: Cli) -> None:
