@@ -54,6 +54,9 @@ class DesiredSecret:
     rotate_after: timedelta | None
     repositories: tuple[str, ...] | None = None
     """The access policy's repositories as ``owner/name``, once resolved (None: no list)."""
+    server_bound: bool = False
+    """The value is good only for its registry's SERVER (an ECR authorization token is minted
+    for one account and region): a new SERVER on a target means a new value for this too."""
 
     @property
     def key(self) -> tuple[TargetRef, str]:
@@ -121,6 +124,7 @@ def build(config: Config) -> list[DesiredSecret]:
                         value=values[part],
                         access=access,
                         rotate_after=rotate,
+                        server_bound=part == "PASSWORD" and registry.is_ecr_token,
                     )
                 )
     return desired

@@ -42,6 +42,8 @@ Reason = Lit[
 REASONS: tuple[Reason, ...] = typing.get_args(Reason)
 """The reasons in the order a change lists them."""
 POLICY_ONLY = frozenset({"repositories-changed"})
+NEW_VALUE: frozenset[Reason] = frozenset({"value-changed", "value-unknown", "rotation-due"})
+"""Reasons of an update that may write a value unlike the one GitHub holds."""
 EXPIRY_MARGIN = timedelta(hours=1)
 """A value recorded to expire (an ECR token) is rotation-due this long before it lapses."""
 
@@ -257,6 +259,7 @@ def diff(
         return selection.wants_target(target) and selection.wants_registry(registry_id)
 
     failed = [TargetFailure(t, o.error) for t, o in sorted(observed.items()) if o.error is not None]
+    decided: list[tuple[DesiredSecret, ObservedSecret, list[Reason], timedelta | None]] = []
     for d in desired:
         target = observed.get(d.target)
         if target is None or target.error is not None or not selected(d.target, d.name, d.registry):
@@ -266,6 +269,20 @@ def diff(
             changes.append(_change("create", d, ["missing"]))
             continue
         reasons, age = _update_reasons(d, o, state.get(d.key), now, same_value, force_rotate)
+        decided.append((d, o, reasons, age))
+    # A value bound to its SERVER (an ECR token) is rewritten with a SERVER the state says
+    # changed: a token minted for the old registry would not log in to the new one. (A SERVER
+    # that cannot be compared, as in a scheduled run without a state, leaves the token to
+    # its age: that run must not mint a token every time.)
+    new_servers = {
+        (d.target, d.registry)
+        for d, _, reasons, _ in decided
+        if d.part == "SERVER" and "value-changed" in reasons
+    }
+    for d, o, reasons, age in decided:
+        follows = d.server_bound and (d.target, d.registry) in new_servers
+        if follows and not NEW_VALUE.intersection(reasons):
+            reasons = sorted([*reasons, "value-changed"], key=REASONS.index)
         if reasons:
             changes.append(_change("update", d, reasons, age, o))
         else:

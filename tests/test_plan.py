@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ ORG = TargetRef("org", "octo-org")
 REPO = TargetRef("repository", "octo-org/legacy")
 USER = TargetRef("user", "octocat")
 NAME = "ACR_CONTAINER_REGISTRY_PASSWORD"
+TOKEN6 = "ECR_CONTAINER_REGISTRY_PASSWORD"
 
 
 def want(
@@ -132,6 +134,29 @@ def test_org_rows(case, observed, state, same, expected):
     plan, _ = run([want()], observed, state, same=same)
     assert reasons(plan) == expected, case
     assert plan.unchanged == (1 if not expected else 0)
+
+
+@pytest.mark.parametrize(
+    ("server_same", "bound", "expected"),
+    [
+        (
+            False,
+            True,
+            {"ECR_CONTAINER_REGISTRY_SERVER": ("value-changed",), TOKEN6: ("value-changed",)},
+        ),
+        (False, False, {"ECR_CONTAINER_REGISTRY_SERVER": ("value-changed",)}),  # not a token
+        (None, True, {"ECR_CONTAINER_REGISTRY_SERVER": ("value-unknown",)}),  # left to its age
+        (True, True, {}),
+    ],
+)
+def test_a_token_bound_to_its_server_follows_a_changed_server(server_same, bound, expected):
+    """An ECR token is minted for one registry: a SERVER the state says changed rewrites it."""
+    server = want(REPO, "ECR_CONTAINER_REGISTRY_SERVER")
+    token = replace(want(REPO, TOKEN6, rotate=timedelta(hours=6)), server_bound=bound)
+    observed = {REPO: ObservedTarget(REPO, {d.name: seen(d.name) for d in (server, token)})}
+    state = {d.key: entry() for d in (server, token)}
+    plan = diff([server, token], observed, state, NOW, lambda d, s: server_same, configured=[REPO])
+    assert {c.secret: c.reasons for c in plan.changes} == expected
 
 
 def test_value_is_only_compared_when_the_plan_needs_it():

@@ -108,6 +108,42 @@ def test_token_mode_apply_then_no_op_and_scheduled_rotation(
     assert aws_calls["ecr.GetAuthorizationToken"] == 0
 
 
+def test_a_new_region_rewrites_the_token_with_the_server(ecr: Cli, aws_calls: Counter[str]) -> None:
+    """The token is minted for one registry: when the state says SERVER changed (a new region
+    or registry_id), the PASSWORD is rewritten with a token for the new one, on every target,
+    not left to its age (the codespaces could not log in until the next rotation)."""
+    assert ecr.apply()[0] == 0
+    ecr.write_config(ECR_CONFIG.replace("region: us-east-1", "region: us-west-2"))
+    ecr.reset_log()
+    aws_calls.clear()
+    code, out, err = ecr("plan", "--json", "--registry", "ECR")
+    assert code == 0, err
+    reasons = {(c["target"], c["secret"]): c["reasons"] for c in json.loads(out)["changes"]}
+    assert reasons == {
+        (t, name): ["value-changed"]
+        for _, t in TARGETS
+        for name in ("ECR_CONTAINER_REGISTRY_SERVER", TOKEN)
+    }
+    assert aws_calls["ecr.GetAuthorizationToken"] == 1  # the plan reads what it would write
+    aws_calls.clear()
+    code, out, err = ecr.apply("--registry", "ECR")
+    assert code == 0, err
+    assert aws_calls["ecr.GetAuthorizationToken"] == 1
+    new_host = HOST.replace(REGION, "us-west-2")
+    assert writes(ecr) == sorted(
+        ("PUT", secret_path(s, t, n))
+        for s, t in TARGETS
+        for n in (TOKEN, "ECR_CONTAINER_REGISTRY_SERVER")
+    )
+    after = ecr.gh.secrets()
+    assert {after[(s, t, "ECR_CONTAINER_REGISTRY_SERVER")]["value"] for s, t in TARGETS} == {
+        new_host
+    }
+    aws_calls.clear()
+    assert ecr("plan", "--detailed-exitcode")[0] == 0
+    assert aws_calls["ecr.GetAuthorizationToken"] == 0
+
+
 def test_a_stateless_scheduled_run_fetches_no_token_when_none_is_due(
     ecr: Cli, aws_calls: Counter[str]
 ) -> None:
