@@ -174,6 +174,38 @@ def test_a_hung_answer_gives_up_within_max_wait(stub: StubServer, provision: Pro
     assert elapsed < 15, elapsed
 
 
+def test_once_max_wait_is_spent_on_a_hung_github_nothing_more_is_sent(
+    stub: StubServer, provision: Provision, tmp_path: Path
+) -> None:
+    """Each attempt gets at least 5 s even when --max-wait is spent, but not each of the writes
+    left after GitHub stopped answering: the run overdraws its budget by one grace, not one per
+    request (a hung write on each of three targets took 15 s against --max-wait 3)."""
+    import base64
+
+    from nacl.public import PrivateKey
+
+    key = base64.b64encode(bytes(PrivateKey.generate().public_key)).decode()
+    repos = ("octo-org/a", "octo-org/b", "octo-org/c")
+    config = CONFIG.split("targets:")[0] + "targets:\n"
+    for repo in repos:
+        config += f"  - repository: {repo}\n    registries: [ACR]\n"
+        secrets = f"/repos/{repo}/codespaces/secrets"
+        stub.route("GET", secrets, EMPTY)
+        stub.route("GET", f"{secrets}/public-key", Reply(200, {"key_id": "1", "key": key}))
+        for part in ("SERVER", "USER", "PASSWORD"):
+            stub.route("PUT", f"{secrets}/ACR_CONTAINER_REGISTRY_{part}", Reply(hang=True))
+    (tmp_path / "team.yaml").write_text(config)
+    start = time.monotonic()
+    code, out, err = provision("apply", "--yes", "--write-interval", "0", "--max-wait", "3")
+    elapsed = time.monotonic() - start
+    assert code == 1 and "Traceback" not in err
+    assert "Apply: 0 done, 3 failed, 6 not attempted." in out, out
+    said = " ".join(out.split())  # the report wraps its error column
+    assert said.count("not sent: an earlier request timed out and --max-wait 3s is spent") == 2
+    assert sum(1 for s in stub.log if s.method == "PUT") == 1  # one hung write, then no more
+    assert elapsed < 9, elapsed  # one 5 s attempt, then at once (was 15 s)
+
+
 # -- a 404 on the org's Codespaces secrets: the org's own page tells what it can ----------
 
 NOT_FOUND = Reply(404, {"message": "Not Found"}, {"X-OAuth-Scopes": "repo"})

@@ -126,6 +126,8 @@ class WaitBudget:
         self.limit = limit
         self.grace = grace
         self.spent = 0.0
+        self.stalled = False
+        """An attempt timed out: GitHub (or the way to it) has stopped answering."""
         self.cancelled = threading.Event()
         self.notify: Callable[[str], None] | None = None
         """Told of each wait before it starts (the CLI prints it on stderr)."""
@@ -138,19 +140,28 @@ class WaitBudget:
                 raise WaitLimitExceeded.over(reason, wait, self)
             self.spent += wait
 
-    def charge(self, elapsed: float) -> None:
+    def charge(self, elapsed: float, *, timed_out: bool = False) -> None:
         """Time an attempt spent waiting for an answer that never came counts as waiting."""
         with self._lock:
             self.spent += max(elapsed, 0.0)
+            self.stalled = self.stalled or timed_out
 
     def attempt_limit(self, deadline: float) -> float:
         """How long the next attempt may take: ``deadline``, cut to what the budget has left.
 
         Never below ``grace``: a request must be able to get a prompt answer even when the
-        budget is spent (``--max-wait 0`` means "never wait to retry", not "never ask").
+        budget is spent (``--max-wait 0`` means "never wait to retry", not "never ask"). But
+        once the budget is spent and an attempt has timed out, GitHub is not answering: no
+        further attempt is made (:class:`WaitLimitExceeded`), so the run overdraws its
+        ``--max-wait`` by at most one grace per request in flight, not one per request left.
         """
         with self._lock:
-            left = self.limit - self.spent
+            left, stalled = self.limit - self.spent, self.stalled
+        if stalled and left <= 0:
+            raise WaitLimitExceeded(
+                f"not sent: an earlier request timed out and --max-wait {seconds(self.limit)} "
+                f"is spent (already waited {seconds(self.spent)})"
+            )
         return min(deadline, max(left, self.grace))
 
     def sleep(self, wait: float) -> None:

@@ -34,6 +34,7 @@ from github.Requester import (
 )
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
+    ConnectTimeoutError,
     DecodeError,
     HTTPError,
     MaxRetryError,
@@ -113,7 +114,8 @@ class BoundedAdapter(HTTPAdapter):
                 response = self._attempt(request, limit, verify, cert, proxies)
             except (HTTPError, requests.ConnectionError, requests.Timeout) as e:
                 error = _cause(e, limit)
-                retry.budget.charge(time.monotonic() - start)  # waiting for nothing is waiting
+                timed_out = isinstance(error, ReadTimeoutError | ConnectTimeoutError)
+                retry.budget.charge(time.monotonic() - start, timed_out=timed_out)  # waited
                 retry = _next(retry, method, url, error)
                 retry.sleep()
                 continue
