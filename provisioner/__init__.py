@@ -5,12 +5,14 @@ verb X, ``render/X.py`` draws X, a top-level ``X.py`` is the domain logic of X. 
 reads from ``ls``:
 
     config/  ->  desired.py  ->  observe.py  ->  plan.py (planner.py reads for it)
-             ->  apply.py  ->  state.py  ->  render/
+             ->  apply.py  ->  state/  ->  render/
 
 ``domain.py`` holds the nouns every layer shares (targets, the selection, what GitHub holds,
 what the state recorded); ``sources/`` reads the values (env, file, command, AWS);
 ``github/`` is the one owner of PyGithub and the transport; ``doctor/`` the pre-flight checks;
-``sandbox/`` the local GitHub emulator; ``cli.py`` only parses flags and maps exit codes.
+``sandbox/`` the local GitHub emulator; ``printable.py`` escapes the control characters of
+text from outside (a program's stderr, GitHub's messages) before it is shown; ``cli.py`` only
+parses flags and maps exit codes.
 """
 
 __version__ = "0.1.0"

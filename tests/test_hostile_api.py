@@ -256,3 +256,11 @@ def test_when_the_org_page_cannot_be_read_nothing_is_told_apart(
         f"org:octo-org: GET {LIST}: 404: organization not found, no admin access, or its plan "
         "has no organization Codespaces secrets (the token needs the admin:org scope",
     )
+
+
+def test_githubs_message_is_shown_with_its_control_characters_escaped() -> None:
+    from provisioner.github.answers import error_message
+
+    assert error_message({"message": "Bad\x1b[2J\x1b]0;pwned\x07 credentials\nmore"}) == (
+        "Bad\\x1b[2J\\x1b]0;pwned\\x07 credentials"
+    )

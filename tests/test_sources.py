@@ -91,6 +91,16 @@ def test_command(tmp_path: Path) -> None:
         r.resolve(slow)
 
 
+def test_a_commands_stderr_is_shown_with_its_control_characters_escaped(tmp_path: Path) -> None:
+    """An escape sequence in a failing program's stderr must not reach the terminal raw (it
+    could retitle the window, or hide the rest of the line)."""
+    script = "import sys; sys.stderr.write('\\x1b]0;pwned\\x07bad\\rok\\u202e\\n2nd'); sys.exit(3)"
+    failing = CommandSource(command=(sys.executable, "-c", script))
+    with pytest.raises(SourceError) as raised:
+        resolver(tmp_path).resolve(failing)
+    assert str(raised.value).endswith("status 3: \\x1b]0;pwned\\x07bad\\x0dok\\u202e\n2nd")
+
+
 def test_command_runs_without_a_shell(tmp_path: Path) -> None:
     r = resolver(tmp_path)
     value = r.resolve(CommandSource(command=("echo", "$HOME", "; rm -rf /")))

@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from provisioner.domain import TargetRef
 from provisioner.errors import GitHubError
 from provisioner.github import permissions
+from provisioner.printable import printable
 
 _KEY_ID = re.compile(r"\bkey_id\b")
 
@@ -143,7 +144,7 @@ def error_message(data: Any) -> str:
     if not isinstance(data, dict) or not isinstance(data.get("message"), str):
         return ""
     lines = data["message"].splitlines()
-    return lines[0][:200] if lines else ""
+    return printable(lines[0][:200]) if lines else ""
 
 
 def is_rate_limited(headers: Mapping[str, Any], data: Any) -> bool:

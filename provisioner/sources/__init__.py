@@ -29,6 +29,7 @@ from provisioner.config import (
     SsmSource,
 )
 from provisioner.errors import SourceError
+from provisioner.printable import printable
 from provisioner.secret import SecretValue
 from provisioner.sources import process
 
@@ -237,7 +238,7 @@ class Resolver:
             ) from None
         except OSError as e:
             raise SourceError(f"{what}: cannot run: {e.strerror or e}") from None
-        stderr = done.stderr.decode("utf-8", "replace").strip()[-STDERR_TAIL:]
+        stderr = printable(done.stderr.decode("utf-8", "replace").strip()[-STDERR_TAIL:])
         if done.returncode != 0:
             detail = f": {stderr}" if stderr else ""
             raise SourceError(f"{what} exited with status {done.returncode}{detail}")
