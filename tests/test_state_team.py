@@ -66,7 +66,7 @@ def test_state_list_rm_and_unlock(cli: Cli) -> None:
     assert code == 0, err
     assert cli.gh.secrets() == before  # nothing deleted on GitHub
     assert len(state.load(cli.state, "team")) == 5
-    assert _state(cli, "rm", "org:nobody")[0] == 1
+    assert _state(cli, "rm", "org:nobody")[0] == 64  # names nothing, as an unknown secret
     assert _state(cli, "rm", "repository:octo-org/legacy", "NOPE_CONTAINER_REGISTRY_USER")[0] == 64
 
     # unlock refuses a wrong ID; a live local lock cannot be broken (it ends with its process)

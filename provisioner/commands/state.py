@@ -77,7 +77,7 @@ def state_rm(options: Options, target_text: str, secrets: list[str]) -> int:
     store = prepared.store
     store.migrate()
     if target not in store.recorded_targets():
-        raise StateError(f"{target.label}: nothing recorded in the state at {store.backend.where}")
+        raise UsageError(f"{target.label}: nothing recorded in the state at {store.backend.where}")
     with store.locked([target], options.lock_timeout, notify=output.warn):
         entries = store.read([target])
         names = {s.upper() for s in secrets}
