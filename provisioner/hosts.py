@@ -9,8 +9,9 @@ One decision for every source of the API URL (``--api-url``, config ``github.api
 - :func:`api_url_for_host` -- ``GH_HOST`` (a web host, as gh takes it) to its API URL;
 - :func:`is_dotcom` -- whether a host is github.com's (its own tokens; no enterprise token);
 - :func:`is_loopback` -- the one test of a loopback host (plain http allowed there only);
-- :func:`server_host`, :func:`ecr_host_parts` -- a registry SERVER's host, an ECR registry's
-  account and region; :data:`GITHUB_PACKAGE_HOSTS`, :data:`ECR_TOKEN_LIFE`.
+- :func:`registry_address_problem`, :func:`server_host`, :func:`ecr_host_parts` -- whether a
+  registry SERVER is an address, its host, an ECR registry's account and region;
+  :data:`GITHUB_PACKAGE_HOSTS`, :data:`ECR_TOKEN_LIFE`.
 """
 
 from __future__ import annotations
@@ -134,6 +135,38 @@ def ecr_host_parts(server: str) -> tuple[str, str] | None:
     """(account, region) of a private ECR registry host, or None for any other server."""
     match = _ECR_HOST_RE.fullmatch(server.removeprefix("https://").removesuffix("/"))
     return (match[1], match[3]) if match else None
+
+
+_LABEL: Final = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.ASCII | re.IGNORECASE)
+
+
+def registry_address_problem(server: str) -> str | None:
+    """Why a SERVER value is not a registry address (``HOST[:PORT][/PATH]``, optionally with
+    ``https://`` or ``http://``), or None. A codespace's ``docker login`` gets it as written, so
+    a space, a bad port or another scheme would fail only there, at every codespace start."""
+    if not server or any(c.isspace() or not c.isprintable() for c in server):
+        return "has a space or a control character"
+    scheme, sep, _ = server.partition("://")
+    if sep and scheme.lower() not in ("http", "https"):
+        return f"has the scheme {scheme!r}: only https:// (or http://) or none"
+    parts = urlsplit(server if sep else "//" + server)
+    try:
+        parts.port  # noqa: B018 -- raises on a port that is not a number in range
+    except ValueError:
+        return "has a port that is not a number from 0 to 65535"
+    host = (parts.hostname or "").rstrip(".")
+    if parts.username is not None or parts.query or parts.fragment:
+        return "has a user, a query or a fragment: give HOST[:PORT][/PATH]"
+    if host.startswith("["):
+        host = host.strip("[]")
+    try:
+        ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if not host or not all(_LABEL.fullmatch(label) for label in host.split(".")):
+        return "has no valid host name"
+    return None
 
 
 def server_host(server: str) -> str:

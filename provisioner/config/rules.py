@@ -25,6 +25,7 @@ from provisioner.hosts import (
     ECR_TOKEN_LIFE,
     GITHUB_PACKAGE_HOSTS,
     is_private_ecr_host,
+    registry_address_problem,
     server_host,
 )
 
@@ -132,8 +133,11 @@ def _check_registry(registry: Registry) -> Iterator[Finding]:
         )
     yield from _check_placeholders(path, registry)
     server = _literal(registry.server)
+    problem = None if server is None or ecr else registry_address_problem(server)
     if ecr is not None:
-        yield from _check_swap(path, registry, server)
+        yield from _check_swap(path, registry, server)  # a stricter host check of its own
+    elif problem is not None:
+        yield Finding((*path, "server"), f"{server!r} is not a registry address: it {problem}")
     elif server is not None and server_host(server) in GITHUB_PACKAGE_HOSTS:
         yield Finding(
             (*path, "server"),

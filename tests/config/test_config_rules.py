@@ -349,6 +349,35 @@ def test_registry_rule_valid(tmp_path: Path, case: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("server", "message"),
+    [
+        ('"x .io"', "has a space or a control character"),
+        ('"gs://bucket/x"', "has the scheme 'gs'"),
+        ('"registry.example.com:99999"', "has a port that is not a number"),
+        ('"https://user@registry.example.com"', "has a user, a query or a fragment"),
+        ('"-bad.example.com"', "has no valid host name"),
+        ('"a..example.com"', "has no valid host name"),
+    ],
+)
+def test_a_server_that_is_not_a_registry_address(tmp_path: Path, server: str, message: str) -> None:
+    """A codespace's docker login gets SERVER as written: a typo there would fail only in the
+    codespace, at every start."""
+    case = f"  OTHER:\n    server: {server}\n    username: u\n    password: {{env: P}}\n"
+    problems, _, _ = run(tmp_path, REGISTRY_DOC.format(case=case))
+    assert_reported(problems, "8:13", "is not a registry address: it " + message)
+
+
+@pytest.mark.parametrize(
+    "server",
+    ["localhost:5000", "127.0.0.1:5000", "[::1]:5000", "http://localhost:5000", "Quay.IO/v2/"],
+)
+def test_registry_addresses_of_every_form_are_accepted(tmp_path: Path, server: str) -> None:
+    case = f"  OTHER:\n    server: '{server}'\n    username: u\n    password: {{env: P}}\n"
+    problems, warnings, _ = run(tmp_path, REGISTRY_DOC.format(case=case))
+    assert (problems, warnings) == ([], [])
+
+
+@pytest.mark.parametrize(
     ("server", "where"),
     [
         ("ghcr.io", "8:13"),
