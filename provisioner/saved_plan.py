@@ -132,16 +132,30 @@ def staleness(saved: SavedPlan, now: SavedPlan) -> list[str]:
     reasons: list[str] = []
     if saved.digest != now.digest or saved.identity != now.identity:
         reasons.append(f"the config {saved.config} changed")
-    for label in sorted(set(saved.observed) | set(now.observed)):
-        before, after = saved.observed.get(label, {}), now.observed.get(label, {})
+    if set(saved.observed) != set(now.observed):
+        reasons.append("the targets read differ (the state or the filters changed since the plan)")
+    for label in sorted(set(saved.observed) & set(now.observed)):
+        before, after = saved.observed[label], now.observed[label]
         for name in sorted(set(before) | set(after)):
-            if before.get(name) != after.get(name):
+            if _changed_on_github(before.get(name), after.get(name)):
                 reasons.append(f"{label} {name} changed on GitHub since the plan")
     if not reasons and saved.changes != now.changes:
         reasons.append(
             "the changes differ (a source's value, the state or the time of rotation moved on)"
         )
     return reasons
+
+
+def _changed_on_github(before: dict[str, Any] | None, after: dict[str, Any] | None) -> bool:
+    """Whether GitHub's record of a secret moved: created, deleted, updated or re-scoped.
+    Its selected repositories count only when both runs read them (whether a run reads them
+    depends on the state, which is no news from GitHub; the changes' comparison covers it)."""
+    if before is None or after is None:
+        return before is not after
+    if (before["updated_at"], before["visibility"]) != (after["updated_at"], after["visibility"]):
+        return True
+    repositories = before.get("repositories"), after.get("repositories")
+    return None not in repositories and repositories[0] != repositories[1]
 
 
 @contextmanager

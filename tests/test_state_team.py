@@ -140,7 +140,15 @@ def test_a_stale_saved_plan_is_refused_and_writes_nothing(cli: Cli) -> None:
     cli.gh.put_secret("/repos/octo-org/legacy", "HUB_CONTAINER_REGISTRY_USER", "someone")
     code, out, err = _apply_file(cli, plan_file)
     assert code == 1 and "changed on GitHub since the plan" in err
-    # 3. The config changed.
+    # 3. The state changed (nothing on GitHub did): said so, not blamed on GitHub.
+    cli.env["ACR_PASSWORD"] = ACR_PASSWORD
+    assert cli.apply()[0] == 0  # the "someone" above is overwritten
+    assert cli("plan", "--out", str(plan_file))[0] == 0
+    assert _state(cli, "rm", "org:octo-org")[0] == 0
+    code, out, err = _apply_file(cli, plan_file)
+    assert code == 1 and "the plan is stale: the changes differ" in err, err
+    assert "on GitHub" not in err
+    # 4. The config changed.
     assert cli("plan", "--out", str(plan_file))[0] == 0
     cli.write_config(cli.config.read_text() + "\n# edited\n")
     code, out, err = _apply_file(cli, plan_file)
