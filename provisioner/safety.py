@@ -35,13 +35,16 @@ class MassDelete:
     target: TargetRef
     deletes: int
     managed: int
+    pruned: int = 0
+    """How many of the deletes are ``--prune``'s (unmanaged secrets, not among ``managed``)."""
 
     @property
     def message(self) -> str:
+        which = f" ({self.pruned} of them pruned, not managed)" if self.pruned else ""
         return (
-            f"{self.target.label}: the plan deletes {self.deletes} of its {self.managed} managed "
-            f"secrets (more than {MASS_DELETE_SHARE:.0%}); apply refuses this without "
-            "--allow-mass-delete"
+            f"{self.target.label}: the plan deletes {self.deletes} secrets{which}, more than "
+            f"{MASS_DELETE_SHARE:.0%} of the {self.managed} it manages there; apply refuses this "
+            "without --allow-mass-delete"
         )
 
 
@@ -109,7 +112,8 @@ def mass_deletes(
     for target in sorted({c.target for c in changes if c.action == "delete"}):
         held = observed[target].secrets if target in observed else {}
         count = sum(1 for name in held if (target, name) in managed)
-        deletes = sum(1 for c in changes if c.target == target and c.action == "delete")
-        if count >= MASS_DELETE_FLOOR and deletes > MASS_DELETE_SHARE * count:
-            found.append(MassDelete(target, deletes, count))
+        deleted = [c for c in changes if c.target == target and c.action == "delete"]
+        pruned = sum(1 for c in deleted if "prune" in c.reasons)
+        if count >= MASS_DELETE_FLOOR and len(deleted) > MASS_DELETE_SHARE * count:
+            found.append(MassDelete(target, len(deleted), count, pruned))
     return tuple(found)

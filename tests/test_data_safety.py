@@ -187,7 +187,7 @@ def test_mass_delete_is_refused_without_the_flag(cli: Cli) -> None:
     cli.write_config(_many(2))  # would delete 6 of 12 (50%)
     code, out, err = cli("plan")
     assert code == 0
-    assert "deletes 6 of its 12 managed secrets (more than 30%)" in err
+    assert "deletes 6 secrets, more than 30% of the 12 it manages there" in err
     code, out, err = cli.apply()
     assert code == 1
     assert "apply refused" in err and "--allow-mass-delete" in err
@@ -195,6 +195,20 @@ def test_mass_delete_is_refused_without_the_flag(cli: Cli) -> None:
     code, out, err = cli.apply("--allow-mass-delete")
     assert code == 0, err
     assert len(cli.gh.secrets()) == 6
+
+
+def test_prunes_count_toward_the_valve_and_are_said_to_be_prunes(cli: Cli) -> None:
+    cli.write_config(_many(4))  # 12 managed secrets
+    assert cli.apply()[0] == 0
+    for name in ("OLD_A", "OLD_B"):
+        for part in ("USER", "PASSWORD"):
+            secret = f"{name}_CONTAINER_REGISTRY_{part}"
+            assert cli.gh.put_secret(REPO_PREFIX, secret, "v").status_code == 201
+    code, out, err = cli.apply("--prune")
+    assert code == 1
+    said = "deletes 4 secrets (4 of them pruned, not managed), more than 30% of the 12 it manages"
+    assert said in err
+    assert len(cli.gh.secrets()) == 16
 
 
 def test_deleting_a_small_share_needs_no_flag(cli: Cli) -> None:
