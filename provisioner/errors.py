@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -72,8 +73,10 @@ class Diagnostic:
 class ConfigError(ProvisionError):
     """The configuration file is invalid; carries every problem found, one per line."""
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, diagnostics: list[Diagnostic], warnings: Sequence[Diagnostic] = ()) -> None:
         self.diagnostics = list(diagnostics)
+        self.warnings = tuple(warnings)
+        """The config's warnings, found with the errors (``validate`` shows both)."""
         self.problems = [str(d) for d in self.diagnostics]
         super().__init__("\n".join(self.problems))
 

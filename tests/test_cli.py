@@ -186,6 +186,24 @@ def test_validate_reports_every_problem_in_one_pass_structured_under_json(
     )
 
 
+def test_validate_shows_the_warnings_beside_the_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Every problem at once includes the warnings: fixing the errors must not reveal more."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "version: 1\nregistries:\n  GH:\n    server: ghcr.io\n    username: u\n"
+        "    password: literal\ntargets:\n  - repository: octo-org/api\n    registries: [GH]\n"
+    )
+    code, out, err = run(capsys, "validate", str(bad))
+    assert code == 1 and out == ""
+    assert [line.split(": ")[1] for line in err.splitlines()] == ["warning", f"{bad}:6:15"]
+    code, out, err = run(capsys, "validate", str(bad), "--json")
+    document = json.loads(out)
+    assert [(w["line"], w["column"]) for w in document["warnings"]] == [(4, 13)]
+    assert [(e["line"], e["column"]) for e in document["errors"]] == [(6, 15)]
+
+
 def test_a_placeholder_literal_gets_a_hint_with_one_warning_prefix(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -18,8 +18,11 @@ def validate(path: Path, *, json_output: bool = False) -> int:
         config = load_config(path)
     except ConfigError as e:
         if not json_output:
+            for warning in e.warnings:
+                output.warn(warning)
             raise
-        document = {"format_version": 1, "valid": False, "warnings": []}
+        warnings = [w.data() for w in e.warnings]
+        document = {"format_version": 1, "valid": False, "warnings": warnings}
         write_json({**document, "errors": [d.data() for d in e.diagnostics]}, sys.stdout)
         return e.exit_code
     secrets = desired.build(config)

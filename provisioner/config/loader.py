@@ -82,8 +82,9 @@ def load_config(path: Path) -> Config:
         findings.extend(rules.check(registries, targets, all_ids))
         findings.extend(rules.check_unvalidated_refs(unvalidated, all_ids))
     errors = _render(document, display, (f for f in findings if not f.warning))
+    warnings = tuple(_render(document, display, (f for f in findings if f.warning)))
     if errors:
-        raise ConfigError(errors)
+        raise ConfigError(errors, warnings)
     assert isinstance(github, GitHubSettings)
     return Config(
         name=name.name if isinstance(name, _Name) else None,
@@ -92,7 +93,7 @@ def load_config(path: Path) -> Config:
         registries=registries,
         targets=tuple(target for _, target in targets),
         path=path,
-        warnings=tuple(_render(document, display, (f for f in findings if f.warning))),
+        warnings=warnings,
     )
 
 
