@@ -298,9 +298,10 @@ class _Bounded:
 
     def getresponse(self) -> RequestsResponse:
         verb, url, data, headers = self._pending.call
+        host = f"[{self.host}]" if ":" in self.host else self.host  # PyGithub keeps IPv6 bare
         answer = self.session.request(
             verb,
-            f"{self.protocol}://{self.host}:{self.port}{url}",
+            f"{self.protocol}://{host}:{self.port}{url}",
             headers=headers,
             data=data,
             timeout=self.timeout,
