@@ -119,6 +119,8 @@ class ObservedTarget:
     target: TargetRef
     secrets: Mapping[str, ObservedSecret] = field(default_factory=dict)
     error: str | None = None
+    status: int | None = None
+    """GitHub's status of the failed read, when it answered (a 401: the token is rejected)."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from provisioner import output
 from provisioner.config import Config
 from provisioner.desired import uses_aws
 from provisioner.errors import UsageError
-from provisioner.github.auth import api_url, credentials
+from provisioner.github.auth import api_url, credential_source, credentials
 from provisioner.sources import Resolver
 
 if TYPE_CHECKING:
@@ -47,9 +47,11 @@ def make_client(
         logger=logger,
         environ=env,
         workers=read_concurrency(env),
+        token_source=credential_source(env, url),
     )
     if max_wait is not None:
         client.set_max_wait(max_wait)
+    client.authenticate()  # a GitHub App's token now: a wrong App is one error, not one per target
     return client
 
 

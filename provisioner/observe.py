@@ -72,7 +72,7 @@ def observe_target(
             index.learn(repos)
             secrets[d.name] = replace(o, repositories=tuple(sorted(r.full_name for r in repos)))
     except GitHubError as e:
-        return ObservedTarget(target=target, error=str(e))
+        return ObservedTarget(target=target, error=str(e), status=e.status)
     return ObservedTarget(target=target, secrets=secrets)
 
 

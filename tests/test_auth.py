@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -155,3 +156,35 @@ def test_the_enterprise_token_is_the_one_sent_off_github_com(cli: Cli) -> None:
     assert code == 1
     assert "org:octo-org: permission denied: the token lacks the admin:org scope" in err
     assert {r["token_kind"] for r in cli.requests()} == {"classic"}
+
+
+# -- a rejected token names where it came from ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN", "GH_TOKEN", "GITHUB_TOKEN", "gh auth token"],
+)
+def test_a_rejected_token_names_the_variable_it_came_from(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    del cli.env["GH_TOKEN"]
+    if source == "gh auth token":  # a real gh stand-in on PATH, as the fallback runs it
+        gh = tmp_path / "bin" / "gh"
+        gh.parent.mkdir()
+        gh.write_text("#!/bin/sh\necho gho_not_a_sandbox_token\n")
+        gh.chmod(0o755)
+        monkeypatch.setenv("PATH", str(gh.parent))
+        renew = "the token from gh auth token is rejected: log in again with gh auth login"
+    else:
+        monkeypatch.setenv("PATH", "")
+        cli.env[source] = "ghp_not_a_sandbox_token"
+        renew = f"replace or renew the token in {source} (invalid, expired or revoked)"
+    code, out, err = cli("plan")
+    assert code == 1
+    assert (
+        "error: org:octo-org: GitHub rejected the token (401 Bad credentials): " + renew
+    ) in err.splitlines()
+    assert "not_a_sandbox_token" not in out + err
+    if source != "GH_TOKEN":
+        assert "GH_TOKEN" not in err

@@ -304,3 +304,57 @@ def test_swap_mode_server_must_be_an_ecr_host(tmp_path: Path) -> None:
     env["SERVER"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
     check = doctor.registry_check("KEYS", config, Resolver(tmp_path, env), registry_login.login)
     assert check.status == "warn" and "swap" in check.message
+
+
+@pytest.fixture
+def accepting_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real registry: every login is answered by a stand-in that accepts."""
+    monkeypatch.setattr(
+        registry_login, "login", lambda *a, **k: registry_login.LoginResult(True, "stub", 200)
+    )
+
+
+@pytest.mark.usefixtures("accepting_login")
+def test_doctor_a_rejected_token_is_renewed_where_it_came_from_not_given_a_scope(
+    tmp_path: Path, gh: GH, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {"GH_ENTERPRISE_TOKEN": "ghp_not_a_sandbox_token", "REG_PASSWORD": "x"}
+    code, out, err = run_doctor(tmp_path, gh, capsys, config_for("registry.example.com"), env)
+    assert code == 1
+    checks = {(c["check"], c["subject"]): c for c in run_json(tmp_path, gh, capsys, env)}
+    renew = "replace or renew the token in GH_ENTERPRISE_TOKEN (invalid, expired or revoked)"
+    token = checks[("token", "")]
+    assert token["status"] == "fail" and token["fix"] == renew
+    assert token["message"].endswith("from GH_ENTERPRISE_TOKEN: GitHub rejected it (401)")
+    target = checks[("target", "repository:octo-org/api")]
+    assert target["status"] == "fail" and target["fix"] == renew
+    assert "give the token" not in out and "GH_TOKEN" not in out
+
+
+def run_json(
+    tmp_path: Path, gh: GH, capsys: pytest.CaptureFixture[str], env: dict[str, str], *args: str
+) -> list[dict[str, str]]:
+    config = config_for("registry.example.com")
+    _, out, _ = run_doctor(tmp_path, gh, capsys, config, env, "--json", *args)
+    found: list[dict[str, str]] = json.loads(out)["checks"]
+    return found
+
+
+@pytest.mark.usefixtures("accepting_login")
+def test_doctor_a_web_address_as_api_url_is_its_own_check_not_the_tokens(
+    tmp_path: Path, gh: GH, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The last --api-url wins: the sandbox's, then GitHub's web address.
+    found = run_json(tmp_path, gh, capsys, ADMIN, "--api-url", "https://github.com")
+    failed = [c for c in found if c["status"] == "fail"]
+    assert failed == [
+        {
+            "check": "api-url",
+            "subject": "",
+            "status": "fail",
+            "message": "--api-url: API URL 'https://github.com' is GitHub's web address; "
+            "the API is https://api.github.com",
+            "fix": doctor.API_URL_FIX,
+        }
+    ]
+    assert not [c for c in found if c["check"] in ("token", "target")]

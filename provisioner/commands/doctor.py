@@ -18,6 +18,7 @@ from provisioner.doctor.checks import Check
 from provisioner.domain import Selection, TargetRef
 from provisioner.errors import EXIT_ERROR, EXIT_OK, ProvisionError
 from provisioner.factory import make_client, make_resolver
+from provisioner.github.auth import api_url
 from provisioner.github.repos import RepoIndex
 from provisioner.observe import observe
 from provisioner.render.doctor import doctor_data, write_doctor
@@ -25,11 +26,14 @@ from provisioner.render.text import progress, write_json
 
 
 def _github_checks(options: Options, config: Config, selection: Selection) -> list[Check]:
+    try:  # the URL first: a bad one is its own failure, not the token's
+        api_url(options.api_url, config.github.api_url, os.environ)
+    except ProvisionError as e:
+        return [checks.api_url_check(str(e))]
     try:
         client = make_client(config, options.api_url, verbose=options.verbose)
     except ProvisionError as e:
-        fix = "set GH_TOKEN (a personal access token) or the GITHUB_APP_* variables"
-        return [Check("token", "", "fail", str(e), fix)]
+        return [checks.credentials_check(e)]
     targets = [TargetRef.of(t) for t in config.targets]
     targets = [t for t in dict.fromkeys(targets) if selection.wants_target(t)]
     wanted = [
@@ -45,7 +49,7 @@ def _github_checks(options: Options, config: Config, selection: Selection) -> li
     per_target = [checks.target_check(client, observed[t]) for t in targets]
     shadows = shadowing.shadow_checks(client, index, observed, wanted)
     # The token check comes first but is made last: classic scopes come with any answer.
-    return [checks.token_check(client, os.environ), *per_target, *shadows]
+    return [checks.token_check(client, observed.values()), *per_target, *shadows]
 
 
 def _registry_checks(config: Config, selection: Selection) -> list[Check]:

@@ -10,7 +10,7 @@ statuses only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from typing import Literal as Lit
@@ -19,9 +19,8 @@ from provisioner.config import Config
 from provisioner.desired import ECR_USER, registry_values
 from provisioner.doctor.login import LoginResult
 from provisioner.domain import ObservedTarget, Selection, TargetRef
-from provisioner.errors import GitHubError, SourceError
+from provisioner.errors import GitHubError, ProvisionError, SourceError
 from provisioner.github import permissions
-from provisioner.github.auth import DEFAULT_API_URL, token_variables
 from provisioner.github.client import GitHubClient
 from provisioner.hosts import GITHUB_PACKAGE_HOSTS, is_private_ecr_host, server_host
 from provisioner.secret import SecretValue
@@ -51,19 +50,44 @@ class Check:
     fix: str | None = None
 
 
-def token_source(environ: Mapping[str, str], url: str = DEFAULT_API_URL) -> str:
-    for name in (*token_variables(url), "GITHUB_APP_ID"):
-        if environ.get(name, "").strip():
-            return name
-    return "gh auth token"
+API_URL_FIX: Final = (
+    "give GitHub's API URL (--api-url, config github.api_url or GITHUB_API_URL): "
+    "https://api.github.com, or https://api.SUBDOMAIN.ghe.com for GHE.com"
+)
 
 
-def token_check(client: GitHubClient, environ: Mapping[str, str]) -> Check:
-    """The token's kind, where it came from, and (classic) its scopes."""
+def api_url_check(message: str) -> Check:
+    """An API URL the token may not be sent to (a web address, plain http...)."""
+    return Check("api-url", "", "fail", message, API_URL_FIX)
+
+
+def credentials_check(error: ProvisionError) -> Check:
+    """No usable credentials: none set, an unreadable App key, or GitHub refused the App."""
+    status = error.status if isinstance(error, GitHubError) else None
+    if status == 404:
+        fix = "set GITHUB_APP_INSTALLATION_ID to the ID of the App's installation on the org"
+    elif status == 401:
+        fix = "set GITHUB_APP_ID to the App's ID and the private key to one of the App's keys"
+    else:
+        fix = "set GH_TOKEN (a personal access token) or the GITHUB_APP_* variables"
+    return Check("token", "", "fail", str(error), fix)
+
+
+def token_check(client: GitHubClient, observed: Iterable[ObservedTarget] = ()) -> Check:
+    """The token's kind, where it came from, and (classic) its scopes; a failure when
+    GitHub rejected it (401) on any target."""
     kind = client.token_kind
-    text = f"{KIND_NAMES[kind]} from {token_source(environ, client.base_url)}"
+    text = f"{KIND_NAMES[kind]} from {client.token_source or 'the environment'}"
     if client.scopes is not None:
         text += f"; scopes: {', '.join(sorted(client.scopes)) or 'none'}"
+    if any(o.status == 401 for o in observed):
+        return Check(
+            "token",
+            "",
+            "fail",
+            text + ": GitHub rejected it (401)",
+            permissions.renew(kind, client.token_source),
+        )
     if kind == "actions":
         return Check(
             "token",
@@ -82,6 +106,8 @@ def target_check(client: GitHubClient, observed: ObservedTarget) -> Check:
     target = observed.target
     kind = client.token_kind
     fix = permissions.fix_for(target.scope, kind, client.scopes)
+    if observed.status == 401:  # no scope helps a token GitHub does not accept
+        fix = permissions.renew(kind, client.token_source)
     if observed.error is not None:
         return Check("target", target.label, "fail", observed.error, fix)
     try:

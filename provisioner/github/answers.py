@@ -58,23 +58,20 @@ def explain(
     *,
     org: int | None = None,
     scopes: frozenset[str] | None = None,
+    source: str | None = None,
 ) -> str:
     """A one-line error naming the target and, for 403/404, the permission it needs.
 
     ``known`` is what the token certainly lacks for the target, when that is known.
     ``org`` is the status of ``GET /orgs/{org}`` after a 404 on an org's Codespaces secrets
-    (None: not asked); ``scopes`` the classic token's, when seen.
+    (None: not asked); ``scopes`` the classic token's, when seen; ``source`` where the
+    token came from (``GH_ENTERPRISE_TOKEN``, ``gh auth token``...), named by a 401.
     """
     message = error_message(data)
     where = target_prefix(target)
     detail = f"{status} {message}".strip()
     if status == 401:
-        check = (
-            "GITHUB_APP_ID, the App's private key and GITHUB_APP_INSTALLATION_ID"
-            if kind == "app-installation"
-            else "GH_TOKEN / GITHUB_TOKEN"
-        )
-        return f"{where}GitHub rejected the token ({detail}): check {check}"
+        return f"{where}GitHub rejected the token ({detail}): {permissions.renew(kind, source)}"
     if target is not None and status == 403:
         if known:
             return known
@@ -87,6 +84,18 @@ def explain(
             f"or the token needs {_needs(target, kind)}"
         )
     return f"{where}{verb} {path}: {detail or 'request failed'}"
+
+
+def app_refusal(status: int, data: Any, app_id: str, installation: int) -> str:
+    """Why minting the App's installation token failed, naming what to check."""
+    detail = f"{status} {error_message(data)}".strip()
+    if status == 404:
+        return (
+            f"GitHub App {app_id} has no installation {installation} (GITHUB_APP_INSTALLATION_ID)"
+        )
+    if status == 401:
+        return f"GitHub refused the App's JWT ({detail}): check GITHUB_APP_ID and the private key"
+    return f"GitHub App {app_id}: cannot mint a token for installation {installation} ({detail})"
 
 
 ORG_MISSING: Final = "no such organization, or not visible to this token"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -94,6 +95,20 @@ def _gh_token(api_host: str) -> str | None:
     return token if done.returncode == 0 and token else None
 
 
+def credential_source(environ: Mapping[str, str], url: str) -> str:
+    """Where :func:`credentials` takes the token from, in words for messages: the variable
+    (``GH_ENTERPRISE_TOKEN``...), ``the GitHub App (GITHUB_APP_ID)`` or ``gh auth token``."""
+    for name in token_variables(url):
+        if environ.get(name, "").strip():
+            return name
+    if environ.get("GITHUB_APP_ID", "").strip():
+        return APP_SOURCE
+    return "gh auth token"
+
+
+APP_SOURCE: Final = "the GitHub App (GITHUB_APP_ID)"
+
+
 def credentials(environ: Mapping[str, str], url: str) -> Auth:
     """A PyGithub ``Auth``: a token (:func:`token_variables`), a GitHub App, or ``gh``."""
     from github import Auth
@@ -134,7 +149,41 @@ def _app_auth(environ: Mapping[str, str], app_id: str) -> Auth:
             "GITHUB_APP_ID is set but neither GITHUB_APP_PRIVATE_KEY nor "
             "GITHUB_APP_PRIVATE_KEY_FILE is"
         )
+    given = environ.get("GITHUB_APP_PRIVATE_KEY")
+    _check_private_key(
+        key, "GITHUB_APP_PRIVATE_KEY" if given else f"GITHUB_APP_PRIVATE_KEY_FILE {key_file}"
+    )
     installation = environ.get("GITHUB_APP_INSTALLATION_ID", "").strip()
-    if not installation.isdigit():
-        raise ProvisionError("GITHUB_APP_ID is set but GITHUB_APP_INSTALLATION_ID is not a number")
-    return Auth.AppAuth(app_id, key).get_installation_auth(int(installation))
+    # ASCII digits only: str.isdigit() also takes '²' or '٣', which int() refuses or reads.
+    if not _DIGITS.fullmatch(installation):
+        raise ProvisionError(
+            "GITHUB_APP_ID is set but GITHUB_APP_INSTALLATION_ID is not a number "
+            "(the installation's numeric ID)"
+        )
+    # The App ID goes into the JWT as it is (PyGithub takes any string: GitHub accepts the
+    # numeric App ID and the App's client ID, Iv1.…).
+    from provisioner.github.client import InstallationAuth  # PyGithub loads with the client
+
+    return InstallationAuth(Auth.AppAuth(app_id, key), int(installation))
+
+
+_DIGITS: Final = re.compile(r"[0-9]{1,19}")
+
+
+def _check_private_key(key: str, where: str) -> None:
+    """The key as PyJWT will sign with it (an unencrypted PEM RSA private key), checked now:
+    PyJWT would fail on the first request, with an error that names neither variable.
+    The message never shows the key's text."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        loaded = load_pem_private_key(key.encode("utf-8"), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        loaded = None
+    if not isinstance(loaded, RSAPrivateKey):
+        raise ProvisionError(
+            f"{where}: not a PEM RSA private key (unencrypted, as GitHub issues it: "
+            "-----BEGIN RSA PRIVATE KEY-----)"
+        )

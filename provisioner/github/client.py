@@ -23,7 +23,9 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
 from github import Github, GithubException
-from github.Auth import AppInstallationAuth, Auth, Token
+from github.Auth import AppAuth, AppInstallationAuth, Auth, Token
+from github.InstallationAuthorization import InstallationAuthorization
+from github.Requester import Requester
 
 from provisioner import crypto, output
 from provisioner.domain import ObservedSecret, TargetRef
@@ -35,6 +37,7 @@ from provisioner.github.answers import (
     Repo,
     StaleKey,
     after_retries,
+    app_refusal,
     error_message,
     explain,
     is_rate_limited,
@@ -97,6 +100,22 @@ def secrets_path(target: TargetRef) -> str:
     return "/user/codespaces/secrets"
 
 
+class InstallationAuth(AppInstallationAuth):
+    """PyGithub's App installation auth (a token minted with the App's JWT, again shortly
+    before it expires), its token minted by ``mint`` when one is set: the client's own
+    request, through its transport, retries, ``-v`` line and error messages, instead of a
+    requester PyGithub builds aside. The token stays opaque: never logged nor shown."""
+
+    def __init__(self, app: AppAuth, installation_id: int) -> None:
+        super().__init__(app, installation_id)
+        self.mint: Callable[[], InstallationAuthorization] | None = None
+
+    def _get_installation_authorization(self) -> InstallationAuthorization:
+        if self.mint is None:
+            return super()._get_installation_authorization()
+        return self.mint()
+
+
 class GitHubClient:
     """Typed access to the Codespaces secrets endpoints of all three levels."""
 
@@ -111,6 +130,7 @@ class GitHubClient:
         workers: int = 6,
         logger: Callable[[str], None] | None = None,
         environ: Mapping[str, str] | None = None,
+        token_source: str | None = None,
     ) -> None:
         self.base_url = base_url
         self.retry = retry or make_retry(RetryPolicy.from_env(environ))
@@ -136,6 +156,13 @@ class GitHubClient:
         self._log = logger
         self._token = auth.token if isinstance(auth, Token) else None
         self._app = isinstance(auth, AppInstallationAuth)
+        self._installation = auth if isinstance(auth, InstallationAuth) else None
+        if self._installation is not None:
+            # The App's JWT requester PyGithub made for the installation: through our transport.
+            transport.install(self._installation.requester)
+            self._installation.mint = self._mint_installation_token
+        self.token_source = token_source
+        """Where the token came from (``GH_TOKEN``, ``gh auth token``...), for a 401's message."""
         self._environ = dict(environ) if environ is not None else None
         self._login: str | None = None
         self._orgs: dict[str, int | None] = {}
@@ -165,6 +192,38 @@ class GitHubClient:
         """Why the token certainly cannot manage this target's secrets (None: not known)."""
         return permissions.missing_for(target.scope, target.label, self.token_kind, self.scopes)
 
+    def authenticate(self) -> None:
+        """Mint a GitHub App installation token now (no-op for a plain token), so that a wrong
+        App ID, key or installation is one clear error before any target is read, rather than
+        a 401 or 404 on each of them."""
+        if self._installation is not None:
+            _ = self._installation.token  # the property mints when none is held
+
+    def _mint_installation_token(self) -> InstallationAuthorization:
+        """``POST /app/installations/{id}/access_tokens`` with the App's JWT (no
+        ``permissions`` narrowing: Codespaces-secret permissions cannot be requested)."""
+        auth = self._installation
+        assert auth is not None
+        installation = auth.installation_id
+        path = f"/app/installations/{installation}/access_tokens"
+        headers, data = self._call(
+            "POST",
+            path,
+            None,
+            requester=auth.requester,
+            explained=lambda status, answer: app_refusal(
+                status, answer, str(auth.app_id), installation
+            ),
+        )
+        token = data.get("token") if isinstance(data, dict) else None
+        try:
+            parse_timestamp(data.get("expires_at") if isinstance(data, dict) else None)
+        except (TypeError, ValueError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise GitHubError(f"POST {path}: unexpected answer from GitHub (no installation token)")
+        return InstallationAuthorization(auth.requester, dict(headers), data)
+
     # -- transport --------------------------------------------------------------------
 
     def _call(
@@ -174,8 +233,14 @@ class GitHubClient:
         target: TargetRef | None,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
+        *,
+        requester: Requester | None = None,
+        explained: Callable[[int, Any], str] | None = None,
     ) -> tuple[Mapping[str, Any], Any]:
-        """One request (retried per the policy); the lower-cased headers and the JSON answer."""
+        """One request (retried per the policy); the lower-cased headers and the JSON answer.
+
+        ``requester``: another of PyGithub's (the App's JWT one), else the run's; ``explained``:
+        the one-line error for an error status and GitHub's answer, else :func:`explain`'s."""
         if target is not None and (problem := self.permission_problem(target)):
             raise GitHubError(problem)
         where, path = target_prefix(target), urlsplit(url).path
@@ -183,13 +248,17 @@ class GitHubClient:
         budget.begin()
         started, answered = time.monotonic(), None
         try:
-            status, raw_headers, text = self._requester.requestJson(
+            status, raw_headers, text = (requester or self._requester).requestJson(
                 verb, url, parameters=params, input=body
             )
             answered = status
         except GithubException as e:  # GithubRetry's verdict on a 403 that is no rate limit
             answered = e.status
             self._note_scopes(e.headers)
+            if explained is not None:
+                raise GitHubError(
+                    explained(e.status, e.data) + after_retries(budget.retries()), e.status
+                ) from None
             message = explain(
                 e.status,
                 e.data,
@@ -198,6 +267,7 @@ class GitHubClient:
                 target,
                 self.token_kind,
                 None if target is None else self.permission_problem(target),
+                source=self.token_source,
             )
             raise GitHubError(message + after_retries(budget.retries()), e.status) from None
         except WaitLimitExceeded as e:
@@ -244,6 +314,8 @@ class GitHubClient:
                 f"{where}{verb} {path}: rate limited ({detail}){after_retries(budget.retries())}",
                 status,
             )
+        if (status >= 400 or status < 200) and explained is not None:
+            raise GitHubError(explained(status, data) + after_retries(budget.retries()), status)
         if status >= 400 or status < 200:
             retries = budget.retries()  # before the org is asked about (its own count)
             message = explain(
@@ -256,6 +328,7 @@ class GitHubClient:
                 None if target is None else self.permission_problem(target),
                 org=self._org_status(target, verb, path) if status == 404 else None,
                 scopes=self.scopes,
+                source=self.token_source,
             )
             raise GitHubError(message + after_retries(retries), status)
         if data is NOT_JSON:

@@ -9,7 +9,8 @@ client's preflight and its 403/404 explanations) and for ``provision doctor``. T
 - :func:`missing_for` -- ``None`` when nothing known is missing for a target, else a one-line
   reason naming the target and the missing permission;
 - :func:`needs` -- what a target level needs for a kind of token, in words;
-- :func:`fix_for` -- the "give the token ..." fix, unless the token visibly has that already.
+- :func:`fix_for` -- the "give the token ..." fix, unless the token visibly has that already;
+- :func:`renew` -- the fix for a token GitHub rejects (401), naming where it came from.
 
 Classic scopes are known from response headers the run gets anyway; fine-grained and App
 permissions cannot be read from GitHub, so for those only what is certain is refused up front
@@ -144,3 +145,13 @@ def fix_for(scope: Scope | str, kind: TokenKind, scopes: frozenset[str] | None) 
     if kind == "classic" and scopes is not None and set(CLASSIC_SCOPES[scope]) & scopes:
         return None
     return f"give the token {needs(scope, kind)}"
+
+
+def renew(kind: TokenKind, source: str | None) -> str:
+    """What to do about a token GitHub rejects (401): no scope helps, it must be replaced
+    where it came from (``source``: ``GH_ENTERPRISE_TOKEN``, ``gh auth token``...)."""
+    if kind == "app-installation" and (source is None or "GITHUB_APP_ID" in source):
+        return "check GITHUB_APP_ID, the App's private key and GITHUB_APP_INSTALLATION_ID"
+    if source == "gh auth token":
+        return "the token from gh auth token is rejected: log in again with gh auth login"
+    return f"replace or renew the token in {source or 'GH_TOKEN'} (invalid, expired or revoked)"
