@@ -48,9 +48,20 @@ def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def mask(value: SecretValue, stream: TextIO | None = None) -> None:
-    """Ask GitHub Actions to mask ``value`` in the job log (each line on its own)."""
+    """Ask GitHub Actions to mask ``value`` in the job log.
+
+    Each line on its own: the runner registers a mask's data whole and matches it within one
+    log line, so a multi-line value registered whole would never match. The data is escaped
+    as the toolkit's ``escapeData`` does (``%`` first), since the runner unescapes it: a value
+    holding the text ``%0A`` would otherwise be registered as another string."""
     out = stream or sys.stdout
     for line in value.reveal().splitlines():
         if line.strip():
-            out.write(f"::add-mask::{line}\n")
+            out.write(f"::add-mask::{escape_data(line)}\n")
     out.flush()
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's data as the runner reads it back: ``%`` -> ``%25``, CR -> ``%0D``,
+    LF -> ``%0A`` (GitHub's ``@actions/core`` ``escapeData``)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -176,6 +176,32 @@ def test_values_are_masked_in_github_actions(
     assert capsys.readouterr().out == ""
 
 
+def runner_unescape(data: str) -> str:
+    """What the Actions runner registers for a command's data (ActionCommand's unescaping:
+    ``%0D``, ``%0A``, then ``%25``)."""
+    return data.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+
+
+@pytest.mark.parametrize(
+    ("value", "registered"),
+    [
+        ("pa%0Ass", ["pa%0Ass"]),  # the text %0A, not a newline
+        ("100%25off", ["100%25off"]),
+        ("50%", ["50%"]),
+        ("one%0D\rtwo%", ["one%0D", "two%"]),  # a CR ends a line, as LF does
+        ("a\r\nb%0A\nc", ["a", "b%0A", "c"]),
+    ],
+)
+def test_masks_are_escaped_so_the_runner_registers_the_value_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, registered: list[str]
+) -> None:
+    Resolver(tmp_path, {"GITHUB_ACTIONS": "true", "T": value}).resolve(EnvSource(env="T"))
+    out = capsys.readouterr().out
+    commands = out.split("\n")[:-1]  # the runner reads one command per line
+    assert all(c.startswith("::add-mask::") and "\r" not in c for c in commands)
+    assert [runner_unescape(c.removeprefix("::add-mask::")) for c in commands] == registered
+
+
 # -- an empty value is an error from every source -------------------------------------------
 
 
