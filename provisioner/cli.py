@@ -188,6 +188,13 @@ def _root(
     """Make GitHub Codespaces able to pull from private container registries, declaratively."""
 
 
+def _state_from(ctx: typer.Context) -> str:
+    """Where ``--state``'s value came from, for its errors: the flag (a usage error, 64) or
+    ``PROVISION_STATE`` (an error, 1)."""
+    source = ctx.get_parameter_source("state")
+    return "PROVISION_STATE" if source is not None and source.name == "ENVIRONMENT" else "--state"
+
+
 def _options(
     config: Path,
     json_output: bool,
@@ -229,6 +236,7 @@ def schema(no_color: NoColorOpt = False) -> int:
 
 @app.command()
 def plan(
+    ctx: typer.Context,
     config: ConfigArg,
     json_output: Annotated[
         bool, typer.Option("--json", help="One JSON document on stdout (--format json).")
@@ -286,6 +294,7 @@ def plan(
         verbose,
         no_color,
         state=state,
+        state_from=_state_from(ctx),
         prune=prune,
         max_wait=max_wait,
         lock_timeout=lock_timeout,  # accepted for scripts; a plan never waits on a lock
@@ -301,6 +310,7 @@ def plan(
 
 @app.command()
 def apply(
+    ctx: typer.Context,
     config: Annotated[
         Path,
         typer.Argument(
@@ -370,6 +380,7 @@ def apply(
         verbose,
         no_color,
         state=state,
+        state_from=_state_from(ctx),
         prune=prune,
         write_interval=write_interval,
         max_wait=max_wait,
@@ -386,6 +397,7 @@ def apply(
 
 @app.command()
 def status(
+    ctx: typer.Context,
     config: ConfigArg,
     json_output: JsonOpt = False,
     target: TargetOpt = None,
@@ -414,6 +426,7 @@ def status(
         verbose,
         no_color,
         state=state,
+        state_from=_state_from(ctx),
         fail_on_stale=fail_on_stale,
     )
     return command.status(options)
@@ -447,6 +460,7 @@ app.add_typer(state_app)
 
 @state_app.command("list")
 def state_list(
+    ctx: typer.Context,
     config: ConfigArg,
     no_color: NoColorOpt = False,
     json_output: JsonOpt = False,
@@ -457,12 +471,19 @@ def state_list(
     from provisioner.commands import state as command
 
     return command.state_list(
-        Options(config=config, json=json_output, state=state, lock_timeout=lock_timeout)
+        Options(
+            config=config,
+            json=json_output,
+            state=state,
+            state_from=_state_from(ctx),
+            lock_timeout=lock_timeout,
+        )
     )
 
 
 @state_app.command("rm")
 def state_rm(
+    ctx: typer.Context,
     config: ConfigArg,
     target: Annotated[str, typer.Argument(metavar="SCOPE:NAME", help="The target.")],
     secrets: Annotated[
@@ -476,12 +497,15 @@ def state_rm(
     """Stop managing a target's secrets (or the named ones); deletes nothing on GitHub."""
     from provisioner.commands import state as command
 
-    options = Options(config=config, state=state, lock_timeout=lock_timeout)
+    options = Options(
+        config=config, state=state, state_from=_state_from(ctx), lock_timeout=lock_timeout
+    )
     return command.state_rm(options, target, secrets or [])
 
 
 @state_app.command("unlock")
 def state_unlock(
+    ctx: typer.Context,
     config: ConfigArg,
     lock_id: Annotated[str, typer.Argument(metavar="LOCK_ID", help="The ID the lock names.")],
     no_color: NoColorOpt = False,
@@ -491,9 +515,10 @@ def state_unlock(
     """Remove a lock left by a run that died; refuses an ID that does not match."""
     from provisioner.commands import state as command
 
-    return command.state_unlock(
-        Options(config=config, state=state, lock_timeout=lock_timeout), lock_id
+    options = Options(
+        config=config, state=state, state_from=_state_from(ctx), lock_timeout=lock_timeout
     )
+    return command.state_unlock(options, lock_id)
 
 
 @app.command()

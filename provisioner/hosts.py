@@ -9,6 +9,8 @@ One decision for every source of the API URL (``--api-url``, config ``github.api
 - :func:`api_url_for_host` -- ``GH_HOST`` (a web host, as gh takes it) to its API URL;
 - :func:`is_dotcom` -- whether a host is github.com's (its own tokens; no enterprise token);
 - :func:`is_loopback` -- the one test of a loopback host (plain http allowed there only);
+- :func:`state_location_problem` -- why a state location is neither a local path nor
+  ``s3://BUCKET/PREFIX/`` (a ``gs://`` or ``S3://`` must never become a local folder);
 - :func:`registry_address_problem`, :func:`server_host`, :func:`ecr_host_parts` -- whether a
   registry SERVER is an address, its host, an ECR registry's account and region;
   :data:`GITHUB_PACKAGE_HOSTS`, :data:`ECR_TOKEN_LIFE`.
@@ -27,6 +29,32 @@ LOCAL_DOTCOM: Final = "github.localhost"
 """gh's name for a github.com running on the developer's machine (served over plain http)."""
 TENANCY: Final = "ghe.com"
 """GHE.com: each enterprise's own subdomain, with its API at ``api.SUBDOMAIN.ghe.com``."""
+
+
+_URL_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+_S3_BUCKET: Final = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+STATE_FORMS: Final = "the state is a local path or s3://BUCKET/PREFIX/"
+
+
+def state_location_problem(location: str) -> str | None:
+    """None for a local path or ``s3://BUCKET/PREFIX/``; else why not, in words.
+
+    Anything that looks like a URL (``scheme://``) other than lower-case ``s3://`` is refused:
+    taken as a path, ``gs://acme/x/`` or ``S3://acme/x/`` would silently become the folders
+    ``./gs:/acme/x/``. ``S3://`` is refused too, not read as S3: the config's ``state:``
+    has always refused it, and one spelling keeps the two the same.
+    """
+    scheme = _URL_SCHEME.match(location)
+    if scheme is None:
+        return None
+    if scheme[1] == "s3":
+        bucket = location[len("s3://") :].partition("/")[0]
+        if _S3_BUCKET.fullmatch(bucket):
+            return None
+        return f"{STATE_FORMS} (a lower-case bucket name)"
+    if scheme[1].lower() == "s3":
+        return f"{STATE_FORMS}: write s3:// in lower case"
+    return f"{STATE_FORMS}: {scheme[1]}:// is not supported"
 
 
 def is_loopback(host: str) -> bool:

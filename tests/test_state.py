@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import threading
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 
 from provisioner import state
+from provisioner.cli import main
 from provisioner.domain import StateEntry, TargetRef
 from provisioner.errors import StateError
 from provisioner.state.local import LocalBackend
+from tests.support.e2e import CONFIG, Cli
 
 KEY = (TargetRef("org", "octo-org"), "ACR_CONTAINER_REGISTRY_USER")
 ENTRY = StateEntry(
@@ -137,3 +140,72 @@ def test_apply_saves_the_state_once_a_second_not_once_per_target(
     assert 1 <= len(saves) < 5  # five targets written in well under SAVE_EVERY per save
     assert saves[-1] == 15
     assert len(state.load(cli.state)) == 15
+
+
+# -- a state location that looks like a URL is s3:// or an error -----------------------------
+
+URL_LIKE = [
+    ("S3://acme/registries/", ": write s3:// in lower case"),
+    ("gs://acme/x/", ": gs:// is not supported"),
+    ("file:///tmp/state", ": file:// is not supported"),
+    ("s3://", " (a lower-case bucket name)"),
+]
+FORMS = "the state is a local path or s3://BUCKET/PREFIX/"
+
+
+def run(cli: Cli, *argv: str) -> tuple[int, str, str]:
+    """``provision ARGV...`` in the harness's environment, as given (no --api-url added)."""
+    cli.capsys.readouterr()
+    saved = dict(os.environ)
+    os.environ.update(cli.env)
+    try:
+        code = main(list(argv))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    out, err = cli.capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(("location", "why"), URL_LIKE)
+def test_a_url_like_state_flag_is_a_usage_error_not_a_local_folder(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, location: str, why: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    for argv in (("apply", "--yes"), ("plan",), ("status",)):
+        code, out, err = cli.without_state(*argv, "--state", location)
+        assert (code, out) == (64, "")
+        assert err.splitlines() == [f"error: --state {location!r}: {FORMS}{why}"]
+    code, _, err = run(cli, "state", "list", str(cli.config), "--state", location)
+    assert code == 64 and err == f"error: --state {location!r}: {FORMS}{why}\n"
+    assert sorted(tmp_path.rglob("*")) == before  # no ./S3:/acme/... folder
+    assert cli.requests() == [] and cli.gh.secrets() == {}
+
+
+@pytest.mark.parametrize(("location", "why"), URL_LIKE)
+def test_a_url_like_provision_state_is_an_error_naming_the_variable(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, location: str, why: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    cli.env["PROVISION_STATE"] = location
+    for code, out, _ in (
+        cli.without_state("apply", "--yes", "--json"),
+        run(cli, "state", "list", str(cli.config), "--json"),
+    ):
+        assert code == 1
+        assert json.loads(out)["errors"] == [
+            {"message": f"PROVISION_STATE {location!r}: {FORMS}{why}"}
+        ]
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize(("location", "why"), URL_LIKE)
+def test_a_url_like_config_state_fails_validate_at_its_place(
+    cli: Cli, location: str, why: str
+) -> None:
+    cli.write_config(f'version: 1\nstate: "{location}"\n' + CONFIG.removeprefix("version: 1\n"))
+    code, out, err = run(cli, "validate", str(cli.config))
+    assert code == 1
+    assert err == f"error: {cli.config}:2:8: {location!r}: {FORMS}{why}\n"

@@ -16,6 +16,8 @@ class Options:
     registries: list[str] = field(default_factory=list)
     state: str | None = None
     """--state: a local path or s3://BUCKET/PREFIX/ (a str: a Path would fold the //)."""
+    state_from: str = "--state"
+    """Where ``state`` came from: ``--state`` or ``PROVISION_STATE`` (for its errors)."""
     api_url: str | None = None
     verbose: bool = False
     no_color: bool = False

@@ -18,16 +18,25 @@ from provisioner.commands.options import Options
 from provisioner.config import Config, load_config
 from provisioner.desired import check_selection
 from provisioner.domain import Selection, StateEntry, StateKey, TargetRef
+from provisioner.errors import StateError, UsageError
 from provisioner.factory import make_client, make_resolver
+from provisioner.hosts import state_location_problem
 from provisioner.plan import Plan
 from provisioner.planner import Inputs
 from provisioner.render.text import plural, progress
 from provisioner.state import Store
 
 
-def locate_state(config: Config, flag: str | None) -> Store:
+def locate_state(config: Config, flag: str | None, flag_from: str = "--state") -> Store:
     """``--state`` / ``PROVISION_STATE``, else config ``state:`` (a relative path starts at the
-    config's folder), else the default derived from the config's name."""
+    config's folder), else the default derived from the config's name.
+
+    ``flag_from`` names where ``flag`` came from: a value that is neither a local path nor
+    ``s3://BUCKET/PREFIX/`` is a usage error from ``--state`` (64), an error (1) from
+    ``PROVISION_STATE`` (the config's ``state:`` was checked when it loaded)."""
+    if flag and (problem := state_location_problem(flag)):
+        error = UsageError if flag_from == "--state" else StateError
+        raise error(f"{flag_from} {flag!r}: {problem}")
     location = flag or config.state
     given = bool(location)
     if location and not state.is_s3(location):
@@ -66,7 +75,9 @@ def prepare(options: Options, *, warn: bool = True) -> Prepared:
     if warn and not options.json:
         for warning in config.warnings:
             output.warn(warning)
-    return Prepared(options, selection, config, locate_state(config, options.state))
+    return Prepared(
+        options, selection, config, locate_state(config, options.state, options.state_from)
+    )
 
 
 def state_targets(prepared: Prepared) -> list[TargetRef]:

@@ -14,7 +14,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from provisioner.hosts import check_api_url
+from provisioner.hosts import STATE_FORMS, check_api_url, state_location_problem
 
 _STRICT: Final = ConfigDict(frozen=True, extra="forbid", strict=True)
 DURATION_PATTERN: Final = r"^(?=[0-9])(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?$"
@@ -24,9 +24,11 @@ REPO_PATTERN: Final = r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?/[A-Za-z0-9._-]
 REPO_GLOB_PATTERN: Final = r"^[A-Za-z0-9._*?\[\]!-]+$"
 ACCOUNT_PATTERN: Final = r"^[0-9]{12}$"
 CONFIG_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
-# Where the state lives: s3://BUCKET/PREFIX/ (an S3 bucket name), else a local path.
+# Where the state lives: s3://BUCKET/PREFIX/ (an S3 bucket name), else a local path that
+# looks like no URL (gs://, S3://) and no S3: typo (for editors; validation says why).
 STATE_PATTERN: Final = (
-    r"^(?:s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/[^\x00]*)?|(?![Ss]3:)[^\x00]{1,4096})$"
+    r"^(?:s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/[^\x00]*)?"
+    r"|(?![Ss]3:|[A-Za-z][A-Za-z0-9+.-]*://)[^\x00]{1,4096})$"
 )
 SOURCE_KEYS: Final = ("env", "file", "command", "aws_secretsmanager", "aws_ssm")
 
@@ -92,12 +94,20 @@ ConfigName = Annotated[
     ),
     WithJsonSchema({"type": "string", "pattern": CONFIG_NAME_PATTERN}),
 ]
+
+
+def _state_location(value: str) -> str:
+    problem = state_location_problem(value)
+    if problem is None and not re.fullmatch(STATE_PATTERN, value):
+        problem = f"{STATE_FORMS} (a lower-case bucket name)"
+    if problem is not None:
+        raise ValueError(f"{value!r}: {problem}")
+    return value
+
+
 StateLocation = Annotated[
     str,
-    _check(
-        STATE_PATTERN,
-        "{!r}: the state is a local path or s3://BUCKET/PREFIX/ (a lower-case bucket name)",
-    ),
+    AfterValidator(_state_location),
     WithJsonSchema({"type": "string", "pattern": STATE_PATTERN}),
 ]
 RepoName = Annotated[
