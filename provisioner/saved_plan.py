@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -89,15 +90,25 @@ class Recorder:
 
 
 def write(path: Path, plan: SavedPlan) -> None:
-    """Write the saved plan, mode 0600 from its creation (never readable by others)."""
+    """Write the saved plan, mode 0600 from its creation (never readable by others), whole or
+    not at all: a temporary file beside it, renamed over it once complete, so a failed write
+    never leaves half a plan (nor clobbers the one there)."""
     text = json.dumps(plan.data(), indent=1, sort_keys=True) + "\n"
+    temporary: str | None = None
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )  # 0600
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), 0o600)
             f.write(text)
+        os.replace(temporary, path)
+        temporary = None
     except OSError as e:
         raise ProvisionError(f"{path}: cannot write the plan: {e.strerror or e}") from None
+    finally:
+        if temporary is not None:
+            with suppress(OSError):
+                os.unlink(temporary)
 
 
 def read(path: Path) -> SavedPlan | None:

@@ -182,3 +182,34 @@ def test_counts_say_one_in_the_singular(cli: Cli) -> None:
     cli.capsys.readouterr()
     assert main(["validate", str(cli.config)]) == 0
     assert cli.capsys.readouterr().out.endswith(": valid (1 registry, 1 target, 3 secrets)\n")
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+@pytest.mark.parametrize("output_format", ["json", "markdown", "text"])
+def test_an_out_file_that_cannot_be_written_is_the_only_output(
+    cli: Cli, where: str, output_format: str
+) -> None:
+    folder = cli.tmp / "plans"
+    folder.mkdir()
+    out = folder / "missing" / "plan.json" if where == "missing folder" else folder
+    code, stdout, err = cli("plan", "--format", output_format, "--out", str(out))
+    assert code == 1
+    message = f"{out}: cannot write the plan: "
+    message += "No such file or directory" if where == "missing folder" else "Is a directory"
+    if output_format == "json":  # exactly one document: the error
+        assert json.loads(stdout) == {"format_version": 1, "errors": [{"message": message}]}
+    else:
+        assert stdout == ""
+    assert err == f"error: {message}\n"
+    assert list(folder.iterdir()) == []  # no half-written plan nor temporary file
+
+
+def test_a_saved_plan_replaces_the_old_one_whole(cli: Cli) -> None:
+    out = cli.tmp / "plan.json"
+    out.write_text("old")
+    out.chmod(0o644)
+    code, stdout, err = cli("plan", "--json", "--out", str(out))
+    assert code == 0, err
+    assert json.loads(out.read_text())["kind"] and out.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in cli.tmp.glob(".plan.json*")] == []
+    assert json.loads(stdout)["summary"]["create"] == 9

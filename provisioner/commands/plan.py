@@ -48,6 +48,12 @@ def plan(
                 result = make_plan(inputs, options, force_rotate=force_rotate)
         finally:
             inputs.settled_state()  # a state error is raised, never lost with the thread
+    if out is not None and not result.has_errors:
+        # Saved before anything is printed: a file that cannot be written is then the run's
+        # one error (under --json its one document), not a second one after the plan.
+        flags = {"prune": options.prune, "force_rotate": force_rotate}
+        identity = prepared.config.identity
+        saved_plan.write(out, snapshot(options, identity, result, recorder.observed, flags))
     if options.json or output_format == "json":
         write_json(plan_data(result), sys.stdout)
     elif output_format == "markdown":
@@ -61,12 +67,8 @@ def plan(
         if out is not None:
             output.error(f"{out}: not saved: a plan with errors cannot be applied")
         return EXIT_ERROR
-    if out is not None:
-        flags = {"prune": options.prune, "force_rotate": force_rotate}
-        identity = prepared.config.identity
-        saved_plan.write(out, snapshot(options, identity, result, recorder.observed, flags))
-        if not options.json:
-            output.info(f"Saved the plan to {out}: apply it with: provision apply {out}")
+    if out is not None and not options.json:
+        output.info(f"Saved the plan to {out}: apply it with: provision apply {out}")
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
 
 
