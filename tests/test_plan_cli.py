@@ -213,3 +213,27 @@ def test_a_saved_plan_replaces_the_old_one_whole(cli: Cli) -> None:
     assert json.loads(out.read_text())["kind"] and out.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in cli.tmp.glob(".plan.json*")] == []
     assert json.loads(stdout)["summary"]["create"] == 9
+
+
+def test_a_target_error_under_json_carries_message_as_every_error_document(cli: Cli) -> None:
+    cli.env["GH_TOKEN"] = "ghp_not_a_sandbox_token"
+    code, out, err = cli("plan", "--json")
+    assert code == 1
+    errors = json.loads(out)["errors"]
+    assert {(e["scope"], e["target"]) for e in errors} == {
+        ("org", "octo-org"),
+        ("repository", "octo-org/legacy"),
+        ("user", "octocat"),
+    }
+    for e in errors:
+        assert set(e) == {"message", "scope", "target", "error"}
+        assert e["message"] == e["error"] and "401 Bad credentials" in e["message"]
+
+
+def test_a_value_error_under_json_carries_message_and_the_secret(cli: Cli) -> None:
+    del cli.env["ACR_PASSWORD"]
+    code, out, err = cli("plan", "--json")
+    assert code == 1
+    (error,) = json.loads(out)["errors"]
+    assert error["secret"] == "ACR_CONTAINER_REGISTRY_PASSWORD"
+    assert error["message"] == error["error"] and "ACR_PASSWORD" in error["message"]

@@ -90,11 +90,13 @@ def plan_data(plan: Plan, report: Report | None = None) -> dict[str, Any]:
             "unchanged": plan.unchanged,
         },
     }
+    # "message", as in every error document; "error" kept for scripts that read it.
     errors = [
-        {"scope": t.scope, "target": t.name, "error": message} for t, message in plan.failed_targets
+        {"message": message, "scope": t.scope, "target": t.name, "error": message}
+        for t, message in plan.failed_targets
     ]
     errors += [
-        {"scope": t.scope, "target": t.name, "secret": name, "error": message}
+        {"message": message, "scope": t.scope, "target": t.name, "secret": name, "error": message}
         for message, keys in plan.value_errors
         for t, name in keys
     ]
