@@ -209,3 +209,40 @@ def test_a_url_like_config_state_fails_validate_at_its_place(
     code, out, err = run(cli, "validate", str(cli.config))
     assert code == 1
     assert err == f"error: {cli.config}:2:8: {location!r}: {FORMS}{why}\n"
+
+
+# -- a shard that cannot be read fails every command alike ----------------------------------
+
+
+@pytest.mark.parametrize("damage", ["a folder", "no permission"])
+def test_an_unreadable_shard_is_the_same_error_in_every_command(cli: Cli, damage: str) -> None:
+    assert cli.apply()[0] == 0
+    shard = cli.state / "org" / "octo-org.json"
+    if damage == "a folder":
+        shard.unlink()
+        shard.mkdir()
+        why = "Is a directory"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root reads a file without permission")
+        shard.chmod(0)
+        why = "Permission denied"
+    expected = f"error: {shard}: cannot read the state: {why}\n"
+    for argv in (("plan",), ("status",), ("apply", "--yes", "--write-interval", "0")):
+        code, out, err = cli(*argv)
+        assert (code, err) == (1, expected), argv
+        assert "ACR_CONTAINER" not in out  # no plan of value-unknown secrets
+    code, out, err = run(cli, "state", "list", str(cli.config), "--state", str(cli.state))
+    assert (code, err) == (1, expected)
+    code, out, err = cli("plan", "--json")
+    assert code == 1 and json.loads(out) == {
+        "format_version": 1,
+        "errors": [{"message": expected.removeprefix("error: ").rstrip()}],
+    }
+
+
+def test_a_missing_shard_is_no_error(cli: Cli) -> None:
+    assert cli.apply()[0] == 0
+    (cli.state / "org" / "octo-org.json").unlink()
+    code, out, err = cli("plan")
+    assert code == 0 and "value-unknown" in out, err

@@ -44,12 +44,14 @@ class LocalBackend:
         return str(self.root / key)
 
     def keys(self) -> list[str]:
+        """Every shard's key, whatever it is on disk: one that is no readable file (a folder,
+        say) fails when read, in every command alike, rather than counting as no shard."""
         if not self.root.is_dir():
             return []
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in self.root.glob("*/*.json")
-            if p.is_file() and not p.name.startswith(".")
+            if not p.name.startswith(".")
         )
 
     def read(self, key: str) -> tuple[str, str] | None:
@@ -58,8 +60,10 @@ class LocalBackend:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
-        except (OSError, UnicodeDecodeError) as e:
-            raise StateError(f"{path}: cannot read the state: {e}") from None
+        except UnicodeDecodeError:
+            raise StateError(f"{path}: cannot read the state: not UTF-8 text") from None
+        except OSError as e:
+            raise StateError(f"{path}: cannot read the state: {e.strerror or e}") from None
         return text, _version(text)
 
     def write(self, key: str, text: str, version: str | None) -> str:
