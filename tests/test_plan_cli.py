@@ -204,6 +204,21 @@ def test_an_out_file_that_cannot_be_written_is_the_only_output(
     assert list(folder.iterdir()) == []  # no half-written plan nor temporary file
 
 
+def test_out_naming_the_config_is_refused_and_the_config_kept(cli: Cli) -> None:
+    before = cli.config.read_text()
+    alias = cli.tmp / "same.yaml"
+    alias.symlink_to(cli.config)
+    for out in (cli.config, alias):
+        code, stdout, err = cli("plan", "--json", "--out", str(out))
+        assert code == 64, err
+        message = json.loads(stdout)["errors"][0]["message"]
+        assert (
+            message == f"--out {out}: that is the config file; save the plan to a file of its own"
+        )
+        assert cli.config.read_text() == before
+    assert cli.requests() == []  # refused before GitHub is read
+
+
 def test_a_saved_plan_replaces_the_old_one_whole(cli: Cli) -> None:
     out = cli.tmp / "plan.json"
     out.write_text("old")

@@ -16,7 +16,7 @@ from provisioner.commands.preamble import (
     report_problems,
     state_targets,
 )
-from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
+from provisioner.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
 from provisioner.plan import Plan
 from provisioner.render.plan import plan_data, write_plan
 from provisioner.render.text import write_json
@@ -36,6 +36,10 @@ def plan(
     ``force_rotate`` previews ``apply --force-rotate``: every rotating secret plans a rotation.
     """
     prepared = prepare(options)
+    if out is not None and _same_file(out, prepared.config.path):
+        raise UsageError(
+            f"--out {out}: that is the config file; save the plan to a file of its own"
+        )
     targets = state_targets(prepared)  # the state's listing: which targets it records
     # Its shards are read beside GitHub's reads; the planner waits for them only when it
     # first needs an entry.
@@ -92,3 +96,10 @@ def snapshot(
         observed=observed,
         changes=[change_data(c) for c in result.changes],
     )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and a.samefile(b))
+    except OSError:
+        return False
