@@ -88,9 +88,15 @@ class Applier:
         save_state: Callable[[dict[StateKey, StateEntry]], None],
         on_change: Callable[[Outcome], None] | None = None,
         fingerprints: crypto.Fingerprints | None = None,
+        write_interval: float = 0.0,
     ) -> None:
-        """``fingerprints``: the run's memo (the planner's), so equal values share a salt."""
+        """``fingerprints``: the run's memo (the planner's), so equal values share a salt.
+        ``write_interval``: the least pause between one write's answer and the next write
+        (``--write-interval``; the first write goes at once)."""
         self._fingerprints = fingerprints or crypto.Fingerprints()
+        self._write_interval = write_interval
+        self._last_write: float | None = None
+        """When the last write request ended (monotonic), for the pause before the next."""
         self._client = client
         self._resolver = resolver
         self._index = index
@@ -266,6 +272,9 @@ class Applier:
                 if change.blocked is not None:
                     self._record(Outcome(change, "failed", change.blocked), out)
                     continue
+                if not self._paced():
+                    out += [Outcome(c, "not-attempted") for c in changes[i:]]
+                    break
                 try:
                     fingerprint = self._write(change)
                 except _HardStop:
@@ -287,13 +296,33 @@ class Applier:
             elif written:
                 self._read_back(target, written)
 
+    def _paced(self) -> bool:
+        """Wait out ``write_interval`` since the last write ended, as GitHub asks of mutating
+        requests; False when a stop signal came first (the pause is no write in flight: the
+        next write is then not sent). The pause is here, not in the request: PyGithub's
+        ``seconds_between_writes`` slept inside the call, where a signal saw it as in flight."""
+        if self._last_write is not None:
+            left = self._last_write + self._write_interval - time.monotonic()
+            if left > 0:
+                self._stop.wait(left)
+        return not self._stop.is_set()
+
+    @contextmanager
+    def _sending(self) -> Iterator[None]:
+        """One write request: abandonable at a second signal; its end starts the next pause."""
+        try:
+            with self._abandonable():
+                yield
+        finally:
+            self._last_write = time.monotonic()
+
     def _write(self, change: Change) -> Future[str] | None:
         """Carry out one change; the new value's fingerprint (being made) when one was written."""
         target, name = change.target, change.secret
         if change.action == "delete":
             if parse_registry_secret(name) is None:  # never, whatever a plan says
                 raise ProvisionError(f"{target.label} {name}: not a registry secret; not deleted")
-            with self._abandonable():
+            with self._sending():
                 self._client.delete_secret(target, name)
             return None
         desired = change.desired
@@ -305,13 +334,13 @@ class Applier:
         )
         if not change.writes_value:
             assert ids is not None
-            with self._abandonable():
+            with self._sending():
                 self._client.set_repositories(target, name, ids)
             return None
         value: SecretValue = self._resolver.resolve(desired.value)
         crypto.check_size(value, f"{target.label} {name}")
         fingerprint = self._fingerprints.fingerprint_soon(value, literal=_is_literal(change))
-        with self._abandonable():
+        with self._sending():
             self._client.put_secret(target, name, value, change.visibility, ids)
         return fingerprint
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -15,10 +16,15 @@ from tests.support.e2e import Cli
 
 def test_writes_are_paced_and_reads_are_not(cli: Cli) -> None:
     start = time.monotonic()
-    code, _, err = cli("apply", "--yes", "--write-interval", "0.3")
+    code, _, err = cli("apply", "--yes", "--write-interval", "0.3", "-v")
     elapsed = time.monotonic() - start
     assert code == 0, err
     assert elapsed >= 8 * 0.3  # 9 writes, 8 pauses between them
+    # The pauses come between the requests, not inside them: -v times each PUT alone (when
+    # PyGithub paced them, each line after the first took the 0.3 s pause too).
+    puts = [int(ms) for ms in re.findall(r"^PUT \S+ \d+ \((\d+) ms\)$", err, re.MULTILINE)]
+    assert len(puts) == 9, err
+    assert sum(puts) < 8 * 300, err
     start = time.monotonic()
     assert cli("plan")[0] == 0
     # 9 reads; PyGithub's default 0.25 s between requests would take over 2 s.

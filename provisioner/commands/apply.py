@@ -71,6 +71,7 @@ def _write(inputs: Inputs, result: Plan, options: Options, save: Callable[..., N
             save,
             on_change=on_change,
             fingerprints=inputs.fingerprints,
+            write_interval=options.write_interval,
         )
         return applier.apply(result)
 

@@ -1,12 +1,14 @@
 """The GitHub client: PyGithub's requester for the Codespaces secrets endpoints it does not wrap.
 
-One object per run. It owns authentication, the base URL, retries (:mod:`.retry`, run by
-:mod:`.transport` with a deadline per attempt) and write pacing (PyGithub's), follows pages
-(each once), checks every answer (:mod:`.answers`) and translates failures into one-line
-:class:`GitHubError` messages naming the target and the permission (:mod:`.permissions`),
-and speaks the project's types. Public keys are fetched once per target per run, or not at
-all for a target whose key the state cached (:meth:`GitHubClient.seed_keys`). Request
-and response bodies are never logged (a filter on PyGithub's DEBUG log drops them).
+One object per run. It owns authentication, the base URL and retries (:mod:`.retry`, run by
+:mod:`.transport` with a deadline per attempt); the pause between writes is the applier's
+(:class:`provisioner.apply.Applier`), but before a write sent again after a rotated key. It
+follows pages (each once), checks every answer (:mod:`.answers`) and translates failures into
+one-line :class:`GitHubError` messages naming the target and the permission
+(:mod:`.permissions`), and speaks the project's types. Public keys are fetched once per
+target per run, or not at all for a target whose key the state cached
+(:meth:`GitHubClient.seed_keys`). Request and response bodies are never logged (a filter on
+PyGithub's DEBUG log drops them).
 """
 
 from __future__ import annotations
@@ -137,6 +139,10 @@ class GitHubClient:
         self.retry.budget.notify = output.warn
         self.workers = workers
         """How many reads may run at once (observation, preflight, read-backs)."""
+        self.write_interval = write_interval
+        """The pause before a PUT sent again after GitHub rejected its key_id (the pause
+        between the writes of successive changes is the applier's, which a stop signal ends:
+        PyGithub's ``seconds_between_writes`` slept inside the request, as if it were in flight)."""
         self._github = Github(
             auth=auth,
             base_url=base_url,
@@ -146,7 +152,7 @@ class GitHubClient:
             retry=self.retry,
             pool_size=max(workers, 2),
             seconds_between_requests=None,
-            seconds_between_writes=write_interval or None,
+            seconds_between_writes=None,
             user_agent="provisioner",
         )
         self._requester = self._github.requester
@@ -504,7 +510,7 @@ class GitHubClient:
             self._login = str(data["login"])
         return self._login
 
-    # -- writes (paced by PyGithub's seconds_between_writes; idempotent, so retried) -----
+    # -- writes (paced by the applier; idempotent, so retried) ---------------------------
 
     def put_secret(
         self,
@@ -538,6 +544,13 @@ class GitHubClient:
                 log.info("%s: public key rotated; fetching it again", target.label)
                 with self._keys_lock:
                     self._keys.pop(target, None)
+                try:  # the second PUT is a write request too: the interval holds before it
+                    self.retry.budget.sleep(self.write_interval)
+                except RetryInterrupted:
+                    raise GitHubError(
+                        f"{target.label}: PUT {url}: stopped before sending it again with the "
+                        "new public key; nothing was written"
+                    ) from None
 
     def set_repositories(self, target: TargetRef, name: str, repository_ids: list[int]) -> None:
         url = f"{secrets_path(target)}/{quote(name, safe='')}/repositories"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 
 import pytest
 
@@ -15,8 +16,11 @@ from tests.faults.conftest import (
     no_temporary_state,
     ok_keys,
     recorded,
+    spawn,
     spawn_apply,
     stop_after_first_write,
+    successful_puts,
+    wait_until,
 )
 from tests.support.e2e import Cli
 
@@ -61,3 +65,27 @@ def test_sigterm_prints_the_text_report_too(fcli: Cli) -> None:
     done = len(held(fcli))
     assert f"Apply: {done} done, 0 failed, {9 - done} not attempted. Interrupted." in out
     assert set(recorded(fcli)) == set(held(fcli))
+
+
+def test_a_stop_during_the_pause_between_writes_sends_no_further_write(fcli: Cli) -> None:
+    """The pause between writes is no write in flight: SIGTERM during it stops the run at
+    once, nothing more sent. (When PyGithub paced the writes inside the request call, the
+    next write went out once the pause was over: 2 done, not 1.)"""
+    interval = 30.0  # far longer than the run would take to stop, on any machine
+    process = spawn(fcli, "apply", "--yes", "--json", "--write-interval", str(interval))
+    try:
+        wait_until(fcli.gh.secrets, "a first write")
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=interval * 2)
+        took = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, err
+    assert took < interval / 2, f"{took:.1f}s: the run waited out the pause"
+    report = json.loads(out)
+    results = [c["result"] for c in report["changes"]]
+    assert results.count("ok") == 1 and results.count("not-attempted") == 8, results
+    assert sum(successful_puts(fcli).values()) == 1
+    assert set(held(fcli)) == ok_keys(report) == set(recorded(fcli))
