@@ -588,8 +588,10 @@ def _is_usage_error(e: Exception) -> bool:
 
 @contextmanager
 def _signals_stop_the_run() -> Iterator[None]:
-    """SIGTERM and SIGHUP end the run as Ctrl-C does: :class:`Stopped` unwinds it (apply's
-    writes defer them instead, see :class:`provisioner.apply.Applier`).
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP end the run: :class:`Stopped` unwinds it (apply's
+    writes defer them instead, see :class:`provisioner.apply.Applier`) to the boundary's one
+    line (and one JSON document under --json). SIGINT too, not Python's KeyboardInterrupt:
+    Typer turns that into a silent exit 130, which no caller can tell from a code returned.
 
     Only in the main thread (Python allows handlers nowhere else); a signal the process was
     started ignoring (``nohup``) stays ignored; the previous handlers are back when main
@@ -610,7 +612,7 @@ def _signals_stop_the_run() -> Iterator[None]:
     previous: dict[int, Any] = {}  # what signal.signal returned: a handler, SIG_*, None
     try:  # installed inside the try: a signal between two installs still restores the first
         for signum in STOP_SIGNALS:
-            if signum != signal.SIGINT and signal.getsignal(signum) is not signal.SIG_IGN:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
                 previous[signum] = signal.signal(signum, stop)
         yield
     finally:
