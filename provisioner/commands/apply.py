@@ -118,8 +118,8 @@ def apply(
                 "apply refused: the plan deletes too much of a target (see above); nothing "
                 "was written. Check the config and state, or pass --allow-mass-delete"
             )
-            if options.json:
-                write_json(plan_data(result), sys.stdout)
+            if options.json:  # every change not attempted, each refused target an error
+                write_json(plan_data(result, Report(()), refused=True), sys.stdout)
             return EXIT_ERROR
         if result.has_changes and not yes and not _confirm():
             output.info("Apply cancelled.")

@@ -64,8 +64,11 @@ def change_data(change: Change) -> dict[str, Any]:
     return data
 
 
-def plan_data(plan: Plan, report: Report | None = None) -> dict[str, Any]:
-    """The JSON form of a plan; with a report, each change also carries its ``result``."""
+def plan_data(plan: Plan, report: Report | None = None, *, refused: bool = False) -> dict[str, Any]:
+    """The JSON form of a plan; with a report, each change also carries its ``result``.
+
+    ``refused``: apply refused the plan at the safety valve (nothing was attempted): each
+    target past it is an error."""
     results = {o.change: o for o in report.outcomes} if report else {}
     changes = []
     for change in plan.changes:
@@ -100,6 +103,11 @@ def plan_data(plan: Plan, report: Report | None = None) -> dict[str, Any]:
         for message, keys in plan.value_errors
         for t, name in keys
     ]
+    if refused:
+        errors += [
+            {"scope": m.target.scope, "target": m.target.name, "error": m.message}
+            for m in plan.mass_deletes
+        ]
     if errors:
         document["errors"] = errors
     return document
