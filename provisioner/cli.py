@@ -328,7 +328,11 @@ def apply(
     no_color: NoColorOpt = False,
     yes: Annotated[
         bool,
-        typer.Option("--yes", "-y", help="Apply without asking (required without a terminal)."),
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Apply without asking (required without a terminal and with --json).",
+        ),
     ] = False,
     prune: PruneOpt = False,
     force_rotate: Annotated[
@@ -359,6 +363,13 @@ def apply(
     from provisioner import saved_plan
     from provisioner.commands.apply import apply as apply_command
 
+    if json_output and not yes:
+        # As terraform apply -json needs -auto-approve: stdout is the JSON document, so there
+        # is no plan on it to confirm, and a "no" would leave it empty.
+        raise UsageError(
+            "apply --json needs --yes: the plan cannot be shown for confirmation "
+            "(stdout is the JSON document); run plan --json to review it first"
+        )
     saved = saved_plan.read(config)
     if saved is not None:
         if target or registry or prune or force_rotate:
