@@ -8,6 +8,7 @@ boundary: 0 ok, 1 error, 2 changes pending (plan --detailed-exitcode), 64 usage,
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -92,12 +93,28 @@ NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colours (also N
 PruneOpt = Annotated[
     bool, typer.Option("--prune", help="Also delete unmanaged *_CONTAINER_REGISTRY_* secrets.")
 ]
+MAX_SECONDS = 7 * 24 * 3600
+"""The most any duration flag takes (a week): no run should wait longer, and a wait of
+``inf`` or ``1e400`` seconds would overflow (Python's waits take at most ~292 years)."""
+
+
+def _seconds(value: float | None) -> float | None:
+    """A duration flag's value (or its environment variable's): finite, within a week. Click's
+    ``min=0.0`` lets ``inf`` and ``nan`` through."""
+    if value is not None and not (math.isfinite(value) and value <= MAX_SECONDS):
+        raise typer.BadParameter(
+            f"must be a finite number of seconds, at most {MAX_SECONDS} (a week); got {value}"
+        )
+    return value
+
+
 LockTimeoutOpt = Annotated[
     float,
     typer.Option(
         "--lock-timeout",
         envvar="PROVISION_LOCK_TIMEOUT",
         min=0.0,
+        callback=_seconds,
         metavar="SECONDS",
         help="How long to wait for the state lock (0: fail at once, naming who holds it).",
     ),
@@ -108,6 +125,7 @@ MaxWaitOpt = Annotated[
         "--max-wait",
         envvar="PROVISION_MAX_WAIT",
         min=0.0,
+        callback=_seconds,
         metavar="SECONDS",
         help="Most time the run may spend waiting on rate limits and retries, in total.",
     ),
@@ -344,6 +362,7 @@ def apply(
             "--write-interval",
             envvar="PROVISION_WRITE_INTERVAL",
             min=0.0,
+            callback=_seconds,
             metavar="SECONDS",
             help="Pause between write requests, as GitHub asks.",
         ),
@@ -543,7 +562,8 @@ def sandbox(
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Loopback address to bind.")] = "127.0.0.1",
     latency: Annotated[
-        float, typer.Option("--latency", min=0.0, help="Seconds added per request.")
+        float,
+        typer.Option("--latency", min=0.0, callback=_seconds, help="Seconds added per request."),
     ] = 0.0,
     fail_every: Annotated[
         int,

@@ -64,6 +64,14 @@ def test_every_option_has_help(command: str) -> None:
         ["plan", "x.yaml", "--bogus"],
         ["apply", "x.yaml", "--write-interval", "-1"],
         ["apply", "x.yaml", "--write-interval", "soon"],
+        # Click's min=0 lets these through; they once crashed as "internal error: OverflowError".
+        ["apply", "x.yaml", "--write-interval", "inf"],
+        ["apply", "x.yaml", "--write-interval", "1e400"],
+        ["apply", "x.yaml", "--write-interval", "1e300"],
+        ["apply", "x.yaml", "--lock-timeout", "inf"],
+        ["plan", "x.yaml", "--max-wait", "inf"],
+        ["state", "list", "x.yaml", "--lock-timeout", "inf"],
+        ["sandbox", "--latency", "inf"],
         ["plan", "x.yaml", "--target", "team:x"],
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -36,6 +37,21 @@ def test_write_interval_from_environment(cli: Cli) -> None:
     start = time.monotonic()
     assert cli("apply", "--yes")[0] == 0
     assert time.monotonic() - start >= 8 * 0.25
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400"])
+def test_an_endless_write_interval_is_a_usage_error_before_any_request(
+    cli: Cli, value: str
+) -> None:
+    """It once passed validation, read GitHub and crashed at the first pause (OverflowError)."""
+    cli.env["PROVISION_WRITE_INTERVAL"] = value
+    code, out, err = cli("apply", "--yes", "--json")
+    assert code == 64, err
+    [error] = json.loads(out)["errors"]
+    assert "--write-interval" in error["message"]
+    assert "must be a finite number of seconds" in error["message"]
+    assert "Traceback" not in err and "internal error" not in err
+    assert cli.requests() == []
 
 
 def test_provision_sandbox_command_serves_on_loopback() -> None:
