@@ -21,13 +21,12 @@ def test_a_mass_delete_refused_under_json_is_one_document_with_its_error(cli: Cl
     code, out, err = cli.apply("--json")
     assert code == 1, err
     document = json.loads(out)
+    message = (
+        "repository:octo-org/legacy: the plan deletes 6 secrets, more than 30% of the 12 it "
+        "manages there; apply refuses this without --allow-mass-delete"
+    )
     assert document["errors"] == [
-        {
-            "scope": "repository",
-            "target": "octo-org/legacy",
-            "error": "repository:octo-org/legacy: the plan deletes 6 of its 12 managed "
-            "secrets (more than 30%); apply refuses this without --allow-mass-delete",
-        }
+        {"message": message, "scope": "repository", "target": "octo-org/legacy", "error": message}
     ]
     assert {c["result"] for c in document["changes"]} == {"not-attempted"}
     assert document["summary"]["delete"] == 6

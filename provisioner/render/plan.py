@@ -105,7 +105,12 @@ def plan_data(plan: Plan, report: Report | None = None, *, refused: bool = False
     ]
     if refused:
         errors += [
-            {"scope": m.target.scope, "target": m.target.name, "error": m.message}
+            {
+                "message": m.message,
+                "scope": m.target.scope,
+                "target": m.target.name,
+                "error": m.message,
+            }
             for m in plan.mass_deletes
         ]
     if errors:
