@@ -2,7 +2,10 @@
 
 Each change reads its value (if it writes one) from the run's resolver, encrypts it with the
 target's own key (in the client) and writes. After a target's writes, one list call reads
-back GitHub's ``updated_at`` for the state. A failing target never stops the others.
+back GitHub's ``updated_at`` for the state. A write whose read-back did not happen (it
+failed, or a second signal abandoned it) is still recorded, with an ``updated_at`` older than
+the write (:data:`UNCONFIRMED`): the next plan sees drift and rewrites it, and can never take
+a later change by someone else for ours. A failing target never stops the others.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import groupby
 from types import FrameType
 from typing import Any, Final
@@ -37,6 +41,9 @@ SAVE_EVERY: Final = 1.0
 HARD_STOP_GRACE: Final = 1.0
 """After a second signal, how long the read-backs already running may still take to land in
 the state before they are abandoned (the process must exit within a second or two)."""
+UNCONFIRMED: Final = datetime(1970, 1, 1, tzinfo=UTC)
+"""The ``updated_at`` recorded for a new secret written but not read back: older than any
+GitHub has (an updated secret's is the one the plan read, just as older than the write)."""
 ABANDONED: Final = (
     "stopped at once during this write: it may have reached GitHub (the next apply rewrites it)"
 )
@@ -64,6 +71,10 @@ class Report:
         return sum(1 for o in self.outcomes if o.result == result)
 
 
+Written = dict[str, tuple[Change, "Future[str] | None"]]
+"""A target's successful writes by secret: the change and its new value's fingerprint."""
+
+
 class _HardStop(BaseException):
     """A second stop signal: raised only inside what may be abandoned (a request, a wait),
     never in the bookkeeping around it (see :meth:`Applier._abandonable`)."""
@@ -76,7 +87,8 @@ class Applier:
     then stops: the rest is reported as not attempted and what was written is recorded. A
     second one stops at once: the write in flight is abandoned (reported failed: it may have
     reached GitHub), the read-backs running get HARD_STOP_GRACE seconds, and what was read
-    back is still recorded and reported.
+    back is still recorded and reported; the writes not read back are recorded as unconfirmed
+    (see the module's docstring), their fingerprints if made within HARD_STOP_GRACE.
     """
 
     def __init__(
@@ -109,6 +121,11 @@ class Applier:
         self._lock = threading.Lock()
         self._reads: ThreadPoolExecutor | None = None
         self._pending: list[Future[None]] = []
+        self._unread: dict[int, tuple[TargetRef, Written]] = {}
+        """Each target's writes not yet recorded by their read-back (by batch number)."""
+        self._batches = 0
+        self._grace_ends: float | None = None
+        """At a hard stop: when what is still being made or read is abandoned."""
         self._signal: int | None = None
         self._hard = False
         self._may_abandon = False
@@ -170,26 +187,47 @@ class Applier:
         finally:
             if self._reads is not None:
                 self._await_read_backs()
+            self._await_fingerprints()
             with self._lock:
+                self._closed = True  # a read-back abandoned at a hard stop records nothing:
+                for target, written in self._unread.values():  # its writes, unconfirmed
+                    self._record_written(target, written, {}, ready_only=True)
+                    self._dirty = True
                 if self._dirty:
                     self._flush()
-                self._closed = True  # a read-back abandoned at a hard stop records nothing
             for future in self._pending:
                 if future.done() and not future.cancelled():
                     future.result()  # a read-back's unexpected error is not swallowed
 
     def _await_read_backs(self) -> None:
         """Every read-back; after a hard stop only HARD_STOP_GRACE seconds more, then the rest
-        are abandoned: what they would record is forgotten, and the next run rewrites it."""
+        are abandoned: their writes are recorded unconfirmed, and the next run rewrites them."""
         assert self._reads is not None
         try:
             with self._abandonable():
                 wait(self._pending)
         except _HardStop:
+            self._grace_ends = time.monotonic() + HARD_STOP_GRACE
             wait(self._pending, timeout=HARD_STOP_GRACE)
         # A worker still reading is left behind (it only reads); the CLI's entry point exits
         # without joining it.
         self._reads.shutdown(wait=not self._hard, cancel_futures=True)
+
+    def _await_fingerprints(self) -> None:
+        """The fingerprints of the writes no read-back recorded (started before the writes,
+        so made by now, or shortly); after a hard stop only until the grace ends."""
+        with self._lock:
+            making = [
+                made
+                for _, written in self._unread.values()
+                for _, made in written.values()
+                if made is not None
+            ]
+        if self._hard:
+            ends = self._grace_ends or time.monotonic() + HARD_STOP_GRACE
+            wait(making, timeout=max(ends - time.monotonic(), 0.0))
+        else:
+            wait(making)
 
     def _flush(self) -> None:
         self._save(self._state)
@@ -226,7 +264,7 @@ class Applier:
                 return
             if not self._hard:
                 self._hard = True
-                _say("stopping at once: what was read back is recorded, the rest is reported")
+                _say("stopping at once: what was written is recorded, the rest is reported")
             if self._may_abandon:
                 raise _HardStop
 
@@ -263,7 +301,7 @@ class Applier:
             self._on_change(outcome)
 
     def _apply_target(self, target: TargetRef, changes: list[Change], out: list[Outcome]) -> None:
-        written: dict[str, tuple[Change, Future[str] | None]] = {}
+        written: Written = {}
         try:
             for i, change in enumerate(changes):
                 if self._stop.is_set():
@@ -291,10 +329,14 @@ class Applier:
                 written[change.secret] = (change, fingerprint)
                 self._record(Outcome(change, "ok"), out)
         finally:
-            if written and self._reads is not None:
-                self._pending.append(self._reads.submit(self._read_back, target, written))
-            elif written:
-                self._read_back(target, written)
+            if written:
+                batch, self._batches = self._batches, self._batches + 1
+                with self._lock:
+                    self._unread[batch] = (target, written)
+                if self._reads is not None:
+                    self._pending.append(self._reads.submit(self._read_back, batch))
+                else:
+                    self._read_back(batch)
 
     def _paced(self) -> bool:
         """Wait out ``write_interval`` since the last write ended, as GitHub asks of mutating
@@ -344,31 +386,41 @@ class Applier:
             self._client.put_secret(target, name, value, change.visibility, ids)
         return fingerprint
 
-    def _read_back(
-        self, target: TargetRef, written: dict[str, tuple[Change, Future[str] | None]]
-    ) -> None:
+    def _read_back(self, batch: int) -> None:
         """One list call for GitHub's updated_at of what was written; then save the state."""
+        with self._lock:
+            target, written = self._unread[batch]
         try:
             listed = self._client.list_secrets(target)
         except GitHubError:
-            listed = {}
+            listed = {}  # recorded as unconfirmed
         with self._lock:
-            if self._closed:  # abandoned at a hard stop: apply has returned, the state is saved
+            if self._closed:  # abandoned at a hard stop: recorded unconfirmed, state saved
                 return
+            del self._unread[batch]
             self._record_written(target, written, listed)
             self._save_soon()
 
     def _record_written(
         self,
         target: TargetRef,
-        written: dict[str, tuple[Change, Future[str] | None]],
+        written: Written,
         listed: Mapping[str, ObservedSecret],
+        *,
+        ready_only: bool = False,
     ) -> None:
+        """The state entries of a target's writes; GitHub's updated_at for those ``listed``,
+        else one that cannot hide a later write (:func:`_unconfirmed`). ``ready_only``: a
+        fingerprint not made yet (a hard stop) leaves the previous entry, whose updated_at is
+        older than this write's: drift, so the next plan rewrites it."""
         for name, (change, made) in written.items():
+            if ready_only and made is not None and not made.done():
+                continue
             # Made on the pool since before the write: done by now, or shortly.
             fingerprint = None if made is None else made.result()
             key = (target, name)
             observed = listed.get(name)
+            updated_at = _unconfirmed(change) if observed is None else observed.updated_at
             previous = self._state.get(key)
             # The repositories this write selected, as GitHub spells them: the next plan trusts
             # them while GitHub's updated_at stays the one read back now
@@ -380,9 +432,6 @@ class Applier:
             )
             if change.action == "delete":
                 self._state.pop(key, None)
-            elif observed is None:
-                # Written but not read back: forget it, so the next plan rewrites it.
-                self._state.pop(key, None)
             elif fingerprint is not None:
                 expires = (
                     None
@@ -390,16 +439,23 @@ class Applier:
                     else self._resolver.expires_at(change.desired.value)
                 )
                 self._state[key] = StateEntry(
-                    fingerprint, observed.updated_at, change.registry, expires, repositories
+                    fingerprint, updated_at, change.registry, expires, repositories
                 )
             elif previous is not None:
                 self._state[key] = StateEntry(
                     previous.fingerprint,
-                    observed.updated_at,
+                    updated_at,
                     change.registry,
                     previous.expires_at,
                     repositories,
                 )
+
+
+def _unconfirmed(change: Change) -> datetime:
+    """The updated_at to record for a write not read back: the one GitHub had before it (as
+    the plan read it), else the epoch. Ours is newer, so the next plan sees drift and rewrites
+    it (harmless); a time of our own clock could be ahead of GitHub's and hide a later write."""
+    return change.previous_updated_at or UNCONFIRMED
 
 
 def _is_literal(change: Change) -> bool:

@@ -75,6 +75,9 @@ class Change:
     previous_visibility: str | None = None
     previous_repositories: tuple[str, ...] | None = None
     """An update's policy as GitHub has it now (None: none, or not read), for the plan's diff."""
+    previous_updated_at: datetime | None = None
+    """An update's updated_at as GitHub has it now: what the state records for a write whose
+    own updated_at could not be read back (any later write, ours or not, is newer)."""
 
     @property
     def repositories_added(self) -> tuple[str, ...]:
@@ -224,6 +227,7 @@ def _change(
         age=age,
         previous_visibility=None if previous is None else previous.visibility,
         previous_repositories=None if previous is None else previous.repositories,
+        previous_updated_at=None if previous is None else previous.updated_at,
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from provisioner import crypto, preflight
-from provisioner.apply import ABANDONED, Applier, Report
+from provisioner.apply import ABANDONED, UNCONFIRMED, Applier, Report
 from provisioner.config import EnvSource, Literal
 from provisioner.desired import Access, DesiredSecret
 from provisioner.domain import ObservedTarget, StateEntry, StateKey, TargetRef
@@ -253,22 +253,48 @@ def test_a_keyboard_interrupt_escaping_a_write_still_records_what_was_written(ru
     assert run.saved[-1] == run.state
 
 
-def test_a_lost_read_back_forgets_the_entries_so_the_next_plan_rewrites_them(run: Run) -> None:
-    run.fake.seed(ORG, ACR["PASSWORD"], "old", visibility="selected")
+def test_a_lost_read_back_records_the_writes_with_a_time_that_cannot_hide_a_later_one(
+    run: Run,
+) -> None:
+    """The new fingerprints are recorded, with an updated_at older than the write (GitHub's
+    before it, or the epoch for a new secret): the next plan sees drift and rewrites (it once
+    dropped the entries, so the state forgot what was written)."""
+    before = run.fake.seed(ORG, ACR["PASSWORD"], "old", visibility="selected")
     run.state[(ORG, ACR["PASSWORD"])] = StateEntry("an-old-fingerprint", T0, "ACR")
     run.fake.lose_read_back.add(ORG)
-    report = run.apply(*creates(ORG, ("octo-org/api",)), *creates(REPO))
-    assert report.ok  # every write landed: only its record is missing
+    changes = creates(ORG, ("octo-org/api",))
+    changes = [
+        replace(
+            c, action="update", reasons=("value-changed",), previous_updated_at=before.updated_at
+        )
+        if c.secret == ACR["PASSWORD"]
+        else c
+        for c in changes
+    ]
+    report = run.apply(*changes, *creates(REPO))
+    assert report.ok  # every write landed: only its read-back is missing
     assert run.fake.value(ORG, ACR["PASSWORD"]) == PASSWORD
-    assert {t for t, _ in run.state} == {REPO}  # the old entry too: it is stale now
-    # The next plan cannot tell the values, so it rewrites them (value-unknown).
+    held = run.fake.held(ORG)
+    for part in SUFFIXES:
+        entry = run.state[(ORG, ACR[part])]
+        assert entry.fingerprint is not None
+        assert crypto.matches(
+            SecretValue(PLAIN[part]), entry.fingerprint, literal=part != "PASSWORD"
+        )
+        assert entry.updated_at < held[ACR[part]].updated_at
+    assert run.state[(ORG, ACR["PASSWORD"])].updated_at == before.updated_at
+    assert run.state[(ORG, ACR["SERVER"])].updated_at == UNCONFIRMED
+    assert run.saved[-1] == run.state
+    # The next plan sees drift (GitHub's updated_at is newer than the record): a harmless
+    # rewrite, never a skipped one; a write by someone else afterwards is drift all the same.
     run.fake.lose_read_back.clear()
-    observed = {ORG: ObservedTarget(ORG, run.fake.list_secrets(ORG))}
-    desired = [wanted(ORG, p) for p in SUFFIXES]
-    replan = diff(desired, observed, run.state, T0, lambda _d, _s: True)
-    assert {(c.secret, c.reasons) for c in replan.changes} == {
-        (ACR[p], ("value-unknown",)) for p in SUFFIXES
-    }
+    desired = [wanted(ORG, p, ("octo-org/api",)) for p in SUFFIXES]
+    for _ in range(2):
+        observed = {ORG: ObservedTarget(ORG, run.fake.list_secrets(ORG))}
+        replan = diff(desired, observed, run.state, T0, lambda _d, _s: True)
+        drifted = {c.secret for c in replan.changes if "drift" in c.reasons}
+        assert drifted == {ACR[p] for p in SUFFIXES}
+        run.fake.seed(ORG, ACR["USER"], "someone else's", visibility="selected")
 
 
 def test_a_blocked_change_is_reported_failed_and_never_written(run: Run) -> None:

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from provisioner import planner
+from provisioner import crypto, planner
 from provisioner.apply import ABANDONED
 from provisioner.cli import main
+from provisioner.secret import SecretValue
 from tests.faults.conftest import (
     EXPECTED,
     assert_converged,
@@ -32,6 +33,17 @@ from tests.faults.conftest import (
 )
 from tests.support.e2e import Cli
 from tests.test_cli import offline_plan
+
+
+def _fingerprint_of(cli: Cli, key: tuple[str, str, str], value: str) -> bool:
+    """Whether the state's fingerprint of ``key`` is that of ``value``."""
+    [fingerprint] = [
+        str(e["fingerprint"])
+        for e in cli.state_entries()
+        if (e["scope"], e["target"], e["secret"]) == key
+    ]
+    literal = fingerprint.startswith(crypto.LITERAL_PREFIX)
+    return crypto.matches(SecretValue(value), fingerprint, literal=literal)
 
 
 def _stop_twice(process: Any, first: int, second: int, apart: float = 0.05) -> float:
@@ -94,15 +106,25 @@ def test_a_second_signal_exits_promptly_while_github_is_stalled(fcli: Cli) -> No
     report = json.loads(out)
     failed = [c for c in report["changes"] if c["result"] == "failed"]
     assert [c["error"] for c in failed] == [ABANDONED]
-    # What was recorded was read back: a subset of what the report calls done, as GitHub has it.
-    assert set(recorded(fcli)) <= ok_keys(report)
-    assert all(held(fcli)[k] == at for k, at in recorded(fcli).items())
+    # Every write the report calls done is recorded (the read-back was abandoned: it once
+    # recorded none of them), with its new value's fingerprint and an updated_at older than
+    # GitHub's, so the next plan sees drift: a harmless rewrite, never a hidden later change.
+    done = ok_keys(report)
+    assert done and set(recorded(fcli)) == done
+    assert all(at < held(fcli)[k] for k, at in recorded(fcli).items())
+    assert all(_fingerprint_of(fcli, k, EXPECTED[k]) for k in done)
     assert no_temporary_state(fcli)
     # The abandoned write was sent: it lands once the stalled sandbox answers, and only then
     # may the next apply run (else its own read-back would see the late write as drift).
     abandoned = (failed[0]["scope"], failed[0]["target"], failed[0]["secret"])
     wait_until(lambda: abandoned in fcli.gh.secrets(), "the abandoned write to land")
     faults(fcli, latency=0)
+    code, out, err = fcli("plan", "--json")
+    assert code == 0, err
+    reasons = {
+        (c["scope"], c["target"], c["secret"]): c["reasons"] for c in json.loads(out)["changes"]
+    }
+    assert all(reasons[k] == ["drift"] for k in done), reasons
     code, _, err = fcli.apply()
     assert code == 0, err
     assert_converged(fcli)
