@@ -436,6 +436,7 @@ def status(
     api_url: ApiUrlOpt = None,
     verbose: VerboseOpt = False,
     no_color: NoColorOpt = False,
+    max_wait: MaxWaitOpt = 900.0,
     fail_on_stale: Annotated[
         bool,
         typer.Option(
@@ -458,6 +459,7 @@ def status(
         state=state,
         state_from=_state_from(ctx),
         fail_on_stale=fail_on_stale,
+        max_wait=max_wait,
     )
     return command.status(options)
 
@@ -471,12 +473,15 @@ def doctor(
     api_url: ApiUrlOpt = None,
     verbose: VerboseOpt = False,
     no_color: NoColorOpt = False,
+    max_wait: MaxWaitOpt = 900.0,
 ) -> int:
     """Check the token, each target's access and each registry's login; exit 1 on a failure."""
     from provisioner.commands import doctor as command
 
     return command.doctor(
-        _options(config, json_output, target, registry, api_url, verbose, no_color)
+        _options(
+            config, json_output, target, registry, api_url, verbose, no_color, max_wait=max_wait
+        )
     )
 
 

@@ -264,3 +264,17 @@ def test_githubs_message_is_shown_with_its_control_characters_escaped() -> None:
     assert error_message({"message": "Bad\x1b[2J\x1b]0;pwned\x07 credentials\nmore"}) == (
         "Bad\\x1b[2J\\x1b]0;pwned\\x07 credentials"
     )
+
+
+def test_status_keeps_to_max_wait(
+    stub: StubServer, provision: Provision, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """status reads GitHub as plan does, so --max-wait bounds its waiting too (it had no such
+    flag, and PROVISION_MAX_WAIT was not read: a long Retry-After was waited out)."""
+    stub.route("GET", LIST, Reply(429, {"message": "slow down"}, {"Retry-After": "100000"}))
+    for args in (("--max-wait", "1"), ()):
+        if not args:
+            monkeypatch.setenv("PROVISION_MAX_WAIT", "1")
+        code, out, err = provision("status", *args)
+        assert code == 1 and "Traceback" not in out + err
+        assert "exceed --max-wait 1s" in out + err, out + err

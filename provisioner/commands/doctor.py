@@ -31,7 +31,9 @@ def _github_checks(options: Options, config: Config, selection: Selection) -> li
     except ProvisionError as e:
         return [checks.api_url_check(str(e))]
     try:
-        client = make_client(config, options.api_url, verbose=options.verbose)
+        client = make_client(
+            config, options.api_url, verbose=options.verbose, max_wait=options.max_wait
+        )
     except ProvisionError as e:
         return [checks.credentials_check(e)]
     targets = [TargetRef.of(t) for t in config.targets]

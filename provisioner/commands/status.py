@@ -27,7 +27,9 @@ def status(options: Options) -> int:
     prepared = prepare(options, warn=False)
     config, selection = prepared.config, prepared.selection
     state = load_state(prepared)
-    client = make_client(config, options.api_url, verbose=options.verbose)
+    client = make_client(
+        config, options.api_url, verbose=options.verbose, max_wait=options.max_wait
+    )
     configured = [TargetRef.of(t) for t in config.targets]
     targets = planner.targets_to_observe(configured, state, selection)
     wanted = desired.build(config)
