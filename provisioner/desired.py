@@ -6,7 +6,7 @@ Repository *patterns* are kept as written; :mod:`provisioner.repos` resolves the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -130,8 +130,18 @@ def build(config: Config) -> list[DesiredSecret]:
     return desired
 
 
-def check_selection(selection: Selection, config: Config, known: Iterable[TargetRef] = ()) -> None:
-    """Refuse --registry/--target filters naming nothing in the config (or, for targets, in
-    its state: ``known``)."""
+def check_selection(
+    selection: Selection,
+    config: Config,
+    known: Iterable[TargetRef] = (),
+    recorded_registries: Callable[[], Iterable[str]] = tuple,
+) -> None:
+    """Refuse --registry/--target filters naming nothing in the config or its state: ``known``
+    the targets it records, ``recorded_registries`` (asked only for a --registry the config
+    lacks: it reads the state) the registries (one removed from the config, to review or
+    apply its deletion alone)."""
     targets = [*(TargetRef.of(t) for t in config.targets), *known]
-    selection.check(config.registries, targets, str(config.path))
+    registries: list[str] = list(config.registries)
+    if selection.registries - {r.upper() for r in registries}:
+        registries += recorded_registries()
+    selection.check(registries, targets, str(config.path))

@@ -84,13 +84,14 @@ class Selection:
     def check(self, registries: Iterable[str], targets: Iterable[TargetRef], where: str) -> None:
         """Refuse filters that name nothing known (a typo must not plan nothing).
 
-        ``registries``: the config's IDs; ``targets``: the config's targets and those its
-        state records (a target removed from the config whose secrets are to be deleted);
+        ``registries``: the config's IDs and those its state records; ``targets``: the
+        config's targets and those its state records (removed from the config, their secrets
+        to be deleted);
         ``where``: the config file, for the message.
         """
         known_ids = {r.upper() for r in registries}
         for registry_id in sorted(self.registries - known_ids):
-            raise UsageError(f"--registry {registry_id}: no such registry in {where}")
+            raise UsageError(f"--registry {registry_id}: no such registry in {where} or its state")
         for target in sorted(self.targets - set(targets)):
             raise UsageError(f"--target {target.label}: no such target in {where} or its state")
 

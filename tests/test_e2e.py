@@ -256,6 +256,25 @@ def test_targets_and_registries_filters(cli: Cli) -> None:
     assert cli("plan", "--target", "team:x")[0] == 64
 
 
+def test_a_registry_removed_from_the_config_can_be_narrowed_to(cli: Cli) -> None:
+    """--registry may name a registry only the state still records: its deletion reviewed
+    and applied alone, as --target may name a target only the state records."""
+    assert cli.apply()[0] == 0
+    cli.write_config(CONFIG.split("  HUB:")[0] + "targets:" + CONFIG.split("targets:")[1])
+    cli.write_config(cli.config.read_text().split("  - repository:")[0])
+    code, out, err = cli("plan", "--json", "--registry", "HUB")
+    assert code == 0, err
+    changes = json.loads(out)["changes"]
+    assert {(c["action"], c["registry"]) for c in changes} == {("delete", "HUB")}
+    assert len(changes) == 6
+    assert cli.apply("--registry", "HUB")[0] == 0
+    assert {name for _, _, name in cli.gh.secrets()} == {
+        f"ACR_CONTAINER_REGISTRY_{part}" for part in ("SERVER", "USER", "PASSWORD")
+    }
+    code, _, err = cli("plan", "--registry", "NOPE")
+    assert code == 64 and "no such registry in" in err and "or its state" in err
+
+
 def test_no_value_in_any_output_or_file(cli: Cli) -> None:
     outputs = [
         cli("plan"),

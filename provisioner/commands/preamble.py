@@ -84,7 +84,11 @@ def state_targets(prepared: Prepared) -> list[TargetRef]:
     """The targets this run observes (and ``apply`` may write): the selected configured ones
     and those only the state records; a --target naming none of them is a usage error."""
     recorded = prepared.store.recorded_targets()
-    check_selection(prepared.selection, prepared.config, recorded)
+
+    def recorded_registries() -> set[str]:
+        return {e.registry for e in prepared.store.read(recorded).values() if e.registry}
+
+    check_selection(prepared.selection, prepared.config, recorded, recorded_registries)
     configured = [TargetRef.of(t) for t in prepared.config.targets]
     return planner.targets_to_observe(configured, [(t, "") for t in recorded], prepared.selection)
 
