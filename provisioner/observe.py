@@ -21,8 +21,16 @@ def in_parallel(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[
     """``[fn(item) for item in items]`` on at most ``workers`` threads (reads only), in order."""
     if len(items) <= 1 or workers <= 1:
         return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(items)))
+    try:
+        results = list(pool.map(fn, items))
+    except BaseException:
+        # A signal ends the run (the CLI raises in this thread): the reads still running are
+        # left behind, not waited for (a slow GitHub would hold the exit for a whole read).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
 
 
 def _needs_repositories(d: DesiredSecret, o: ObservedSecret) -> bool:

@@ -40,6 +40,13 @@ class _Server(ThreadingHTTPServer):
         self.sandbox = sandbox
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away before its answer (a run stopped by a signal while the
+        sandbox held its request) is no sandbox error: no traceback for it."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server

@@ -591,6 +591,27 @@ def test_in_flight_counts_the_requests_held_unanswered(gh: GH) -> None:
     assert [e["path"] for e in gh.admin("GET", "requests")] == ["/user"]
 
 
+def test_a_client_gone_before_its_answer_is_no_traceback(
+    gh: GH, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run stopped by a signal leaves the sandbox holding its read: its late answer meets
+    a closed socket, which is no sandbox error (it printed a BrokenPipeError traceback)."""
+    import socket
+
+    gh.admin("POST", "faults", {"latency": 0.3})
+    host, port = sandbox.url.removeprefix("http://").rsplit(":", 1)
+    client = socket.create_connection((host, int(port)))
+    client.sendall(f"GET /user HTTP/1.1\r\nHost: {host}\r\nAuthorization: token x\r\n\r\n".encode())
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    client.close()  # a reset, at once: the answer will find no one
+    deadline = time.monotonic() + 5
+    while not gh.admin("GET", "requests"):  # the answer was attempted
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    time.sleep(0.1)
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_fail_every_nth_request_is_502_html(gh: GH, sandbox: Sandbox) -> None:
     sandbox.store.set_faults(fail_every=3)
     statuses = [gh("GET", "/user").status_code for _ in range(6)]
