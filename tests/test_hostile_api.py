@@ -170,7 +170,7 @@ def test_a_hung_answer_gives_up_within_max_wait(stub: StubServer, provision: Pro
     check(code, out, err, "org:octo-org: GET /orgs/octo-org/codespaces/secrets: no complete answer")
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "gave up waiting" in errors[0], err
-    assert "exceed --max-wait 3s" in errors[0]
+    assert "gave up waiting: --max-wait 3s is spent (already waited 5" in errors[0]
     assert elapsed < 15, elapsed
 
 

@@ -68,7 +68,7 @@ def test_no_attempt_outlasts_the_budget_and_timeouts_draw_on_it(stub: StubServer
     assert time.monotonic() - start < 3
     message = str(info.value)
     assert message.startswith(f"org:octo-org: GET {LIST}: no complete answer within 1s; ")
-    assert "gave up waiting" in message and "--max-wait 1s (already waited 1" in message
+    assert "gave up waiting" in message and "--max-wait 1s is spent (already waited 1" in message
     assert client.retry.budget.spent >= 1.0
     assert stub.hits("GET", LIST) == 1
 

@@ -109,6 +109,11 @@ class WaitLimitExceeded(Exception):
 
     @classmethod
     def over(cls, reason: str, wait: float, budget: WaitBudget) -> WaitLimitExceeded:
+        if budget.spent >= budget.limit:  # nothing left: "more would exceed" reads oddly
+            return cls(
+                f"{reason}; gave up waiting: --max-wait {seconds(budget.limit)} is spent "
+                f"(already waited {seconds(budget.spent)})"
+            )
         return cls(
             f"{reason}; gave up waiting: {seconds(wait)} more would exceed --max-wait "
             f"{seconds(budget.limit)} (already waited {seconds(budget.spent)})"
