@@ -167,38 +167,28 @@ def run(cli: Cli, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.mark.parametrize("given", ["--state", "PROVISION_STATE"])
 @pytest.mark.parametrize(("location", "why"), URL_LIKE)
-def test_a_url_like_state_flag_is_a_usage_error_not_a_local_folder(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, location: str, why: str
+def test_a_url_like_state_location_is_an_error_never_a_local_folder(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, location: str, why: str, given: str
 ) -> None:
+    """The flag is a usage error (64); the variable an error naming it (1), under --json too."""
     monkeypatch.chdir(tmp_path)
     before = sorted(tmp_path.rglob("*"))
-    for argv in (("apply", "--yes"), ("plan",), ("status",)):
-        code, out, err = cli.without_state(*argv, "--state", location)
-        assert (code, out) == (64, "")
-        assert err.splitlines() == [f"error: --state {location!r}: {FORMS}{why}"]
-    code, _, err = run(cli, "state", "list", str(cli.config), "--state", location)
-    assert code == 64 and err == f"error: --state {location!r}: {FORMS}{why}\n"
+    message = f"{given} {location!r}: {FORMS}{why}"
+    flag: tuple[str, ...] = ("--state", location) if given == "--state" else ()
+    if not flag:
+        cli.env["PROVISION_STATE"] = location
+    runs = [
+        cli.without_state(*argv, *flag) for argv in (("apply", "--yes"), ("plan",), ("status",))
+    ]
+    runs.append(run(cli, "state", "list", str(cli.config), *flag))
+    for code, out, err in runs:
+        assert (code, out, err) == (64 if flag else 1, "", f"error: {message}\n")
+    code, out, _ = cli.without_state("apply", "--yes", "--json", *flag)
+    assert json.loads(out)["errors"] == [{"message": message}]
     assert sorted(tmp_path.rglob("*")) == before  # no ./S3:/acme/... folder
     assert cli.requests() == [] and cli.gh.secrets() == {}
-
-
-@pytest.mark.parametrize(("location", "why"), URL_LIKE)
-def test_a_url_like_provision_state_is_an_error_naming_the_variable(
-    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, location: str, why: str
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    before = sorted(tmp_path.rglob("*"))
-    cli.env["PROVISION_STATE"] = location
-    for code, out, _ in (
-        cli.without_state("apply", "--yes", "--json"),
-        run(cli, "state", "list", str(cli.config), "--json"),
-    ):
-        assert code == 1
-        assert json.loads(out)["errors"] == [
-            {"message": f"PROVISION_STATE {location!r}: {FORMS}{why}"}
-        ]
-    assert sorted(tmp_path.rglob("*")) == before
 
 
 @pytest.mark.parametrize(("location", "why"), URL_LIKE)
