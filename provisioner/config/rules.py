@@ -157,6 +157,14 @@ def _check_swap(path: YamlPath, registry: Registry, server: str | None) -> Itera
             "use the registry's own rotate_after",
             at_key=True,
         )
+    for key in ("region", "registry_id"):
+        if getattr(registry.ecr, key) is not None:
+            yield Finding(
+                (*path, "ecr", key),
+                f"ecr.{key} applies to mode: token only; with mode: swap the server names the "
+                "registry's account and region",
+                at_key=True,
+            )
     if server is not None and not is_private_ecr_host(server):
         yield Finding(
             (*path, "server"),

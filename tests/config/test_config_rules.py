@@ -233,6 +233,20 @@ REGISTRY_ERRORS = [
         "ecr.rotate_after applies to mode: token only",
     ),
     (
+        "swap ecr.region",
+        "  X:\n    ecr: {mode: swap, region: eu-west-1}\n    server: 123456789012.dkr.ecr.us-east-1"
+        ".amazonaws.com\n    username: {env: A}\n    password: {env: P}\n",
+        "8:23",
+        "ecr.region applies to mode: token only; with mode: swap the server names",
+    ),
+    (
+        "swap ecr.registry_id",
+        "  X:\n    ecr: {mode: swap, registry_id: '123456789012'}\n    server: 123456789012.dkr."
+        "ecr.us-east-1.amazonaws.com\n    username: {env: A}\n    password: {env: P}\n",
+        "8:23",
+        "ecr.registry_id applies to mode: token only",
+    ),
+    (
         "swap needs credentials",
         "  X:\n    ecr: {mode: swap}\n",
         "8:5",
