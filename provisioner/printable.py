@@ -7,27 +7,15 @@ what the user reads. Each one is shown escaped instead (``\\x1b``); newlines and
 
 from __future__ import annotations
 
-import unicodedata
-
 _KEPT = frozenset("\n\t")
 
 
 def printable(text: str) -> str:
-    """``text`` with every control or format character (Unicode category C*) escaped."""
+    """``text`` with every character Python does not call printable (controls, format and
+    separator characters but the space) escaped as a Python literal would be."""
     if text.isprintable():
         return text
     return "".join(
-        c if c in _KEPT or not unicodedata.category(c).startswith("C") else _escaped(c)
+        c if c in _KEPT or c.isprintable() else c.encode("unicode_escape").decode("ascii")
         for c in text
-    )
-
-
-def _escaped(c: str) -> str:
-    code = ord(c)
-    return (
-        f"\\x{code:02x}"
-        if code <= 0xFF
-        else f"\\u{code:04x}"
-        if code <= 0xFFFF
-        else f"\\U{code:08x}"
     )

@@ -98,7 +98,7 @@ def test_a_commands_stderr_is_shown_with_its_control_characters_escaped(tmp_path
     failing = CommandSource(command=(sys.executable, "-c", script))
     with pytest.raises(SourceError) as raised:
         resolver(tmp_path).resolve(failing)
-    assert str(raised.value).endswith("status 3: \\x1b]0;pwned\\x07bad\\x0dok\\u202e\n2nd")
+    assert str(raised.value).endswith("status 3: \\x1b]0;pwned\\x07bad\\rok\\u202e\n2nd")
 
 
 def test_command_runs_without_a_shell(tmp_path: Path) -> None:
