@@ -11,7 +11,8 @@ reads from ``ls``:
 what the state recorded); ``sources/`` reads the values (env, file, command, AWS);
 ``github/`` is the one owner of PyGithub and the transport; ``doctor/`` the pre-flight checks;
 ``sandbox/`` the local GitHub emulator; ``printable.py`` escapes the control characters of
-text from outside (a program's stderr, GitHub's messages) before it is shown; ``cli.py`` only
+text from outside (a program's stderr, GitHub's messages) before it is shown;
+``private_file.py`` writes 0600 files whole (state shards, saved plans); ``cli.py`` only
 parses flags and maps exit codes.
 """
 

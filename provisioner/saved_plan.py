@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from provisioner.domain import ObservedSecret, TargetRef
 from provisioner.errors import ProvisionError
+from provisioner.private_file import write_whole
 
 KIND: Final = "provision-saved-plan"
 FORMAT_VERSION: Final = 1
@@ -94,21 +93,10 @@ def write(path: Path, plan: SavedPlan) -> None:
     not at all: a temporary file beside it, renamed over it once complete, so a failed write
     never leaves half a plan (nor clobbers the one there)."""
     text = json.dumps(plan.data(), indent=1, sort_keys=True) + "\n"
-    temporary: str | None = None
     try:
-        fd, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-        )  # 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, path)
-        temporary = None
+        write_whole(path, text)
     except OSError as e:
         raise ProvisionError(f"{path}: cannot write the plan: {e.strerror or e}") from None
-    finally:
-        if temporary is not None:
-            with suppress(OSError):
-                os.unlink(temporary)
 
 
 def read(path: Path) -> SavedPlan | None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import filelock
 
 from provisioner.errors import StateError
+from provisioner.private_file import temporary_beside
 from provisioner.state.backend import Conflict, Holder, LockHeld, Notify
 
 LOCK_SUFFIX = ".lock"
@@ -74,7 +74,7 @@ class LocalBackend:
             current = self.read(key)
             if version is not None and (current is None or current[1] != version):
                 raise Conflict(f"{path}: the state changed since this run read it")
-            tmp = self._temporary(path, text)
+            tmp = temporary_beside(path, text)
             try:
                 if version is None:
                     try:
@@ -90,20 +90,6 @@ class LocalBackend:
         except OSError as e:
             raise StateError(f"{path}: cannot write the state: {e.strerror or e}") from None
         return _version(text)
-
-    @staticmethod
-    def _temporary(path: Path, text: str) -> str:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o600)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return tmp
 
     def delete(self, key: str, version: str) -> None:
         path = self.root / key
