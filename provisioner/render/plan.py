@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING, Any, TextIO
 
+from provisioner.domain import TargetRef
 from provisioner.plan import Change, Plan
 from provisioner.render.text import (
     FORMAT_VERSION,
@@ -64,6 +65,18 @@ def change_data(change: Change) -> dict[str, Any]:
     return data
 
 
+def _error(message: str, target: TargetRef, **where: str) -> dict[str, Any]:
+    """One item of a plan's ``errors``: ``message``, as in every error document, and
+    ``error`` (the same text) kept for scripts written against it."""
+    return {
+        "message": message,
+        "scope": target.scope,
+        "target": target.name,
+        **where,
+        "error": message,
+    }
+
+
 def plan_data(plan: Plan, report: Report | None = None, *, refused: bool = False) -> dict[str, Any]:
     """The JSON form of a plan; with a report, each change also carries its ``result``.
 
@@ -93,26 +106,12 @@ def plan_data(plan: Plan, report: Report | None = None, *, refused: bool = False
             "unchanged": plan.unchanged,
         },
     }
-    # "message", as in every error document; "error" kept for scripts that read it.
-    errors = [
-        {"message": message, "scope": t.scope, "target": t.name, "error": message}
-        for t, message in plan.failed_targets
-    ]
+    errors = [_error(message, t) for t, message in plan.failed_targets]
     errors += [
-        {"message": message, "scope": t.scope, "target": t.name, "secret": name, "error": message}
-        for message, keys in plan.value_errors
-        for t, name in keys
+        _error(message, t, secret=name) for message, keys in plan.value_errors for t, name in keys
     ]
     if refused:
-        errors += [
-            {
-                "message": m.message,
-                "scope": m.target.scope,
-                "target": m.target.name,
-                "error": m.message,
-            }
-            for m in plan.mass_deletes
-        ]
+        errors += [_error(m.message, m.target) for m in plan.mass_deletes]
     if errors:
         document["errors"] = errors
     return document
