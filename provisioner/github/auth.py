@@ -95,6 +95,9 @@ def _gh_token(api_host: str) -> str | None:
     return token if done.returncode == 0 and token else None
 
 
+APP_SOURCE: Final = "the GitHub App (GITHUB_APP_ID)"
+
+
 def credential_source(environ: Mapping[str, str], url: str) -> str:
     """Where :func:`credentials` takes the token from, in words for messages: the variable
     (``GH_ENTERPRISE_TOKEN``...), ``the GitHub App (GITHUB_APP_ID)`` or ``gh auth token``."""
@@ -104,9 +107,6 @@ def credential_source(environ: Mapping[str, str], url: str) -> str:
     if environ.get("GITHUB_APP_ID", "").strip():
         return APP_SOURCE
     return "gh auth token"
-
-
-APP_SOURCE: Final = "the GitHub App (GITHUB_APP_ID)"
 
 
 def credentials(environ: Mapping[str, str], url: str) -> Auth:

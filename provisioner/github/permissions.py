@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Final, Literal
 
 from provisioner.domain import Scope
+from provisioner.github.auth import APP_SOURCE
 
 TokenKind = Literal["classic", "fine-grained", "app-installation", "app-user", "actions", "unknown"]
 
@@ -150,7 +151,7 @@ def fix_for(scope: Scope | str, kind: TokenKind, scopes: frozenset[str] | None) 
 def renew(kind: TokenKind, source: str | None) -> str:
     """What to do about a token GitHub rejects (401): no scope helps, it must be replaced
     where it came from (``source``: ``GH_ENTERPRISE_TOKEN``, ``gh auth token``...)."""
-    if kind == "app-installation" and (source is None or "GITHUB_APP_ID" in source):
+    if source == APP_SOURCE or (source is None and kind == "app-installation"):
         return "check GITHUB_APP_ID, the App's private key and GITHUB_APP_INSTALLATION_ID"
     if source == "gh auth token":
         return "the token from gh auth token is rejected: log in again with gh auth login"
