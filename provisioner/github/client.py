@@ -320,10 +320,10 @@ class GitHubClient:
                 f"{where}{verb} {path}: rate limited ({detail}){after_retries(budget.retries())}",
                 status,
             )
-        if (status >= 400 or status < 200) and explained is not None:
-            raise GitHubError(explained(status, data) + after_retries(budget.retries()), status)
         if status >= 400 or status < 200:
             retries = budget.retries()  # before the org is asked about (its own count)
+            if explained is not None:
+                raise GitHubError(explained(status, data) + after_retries(retries), status)
             message = explain(
                 status,
                 data,
