@@ -31,8 +31,12 @@ TENANCY: Final = "ghe.com"
 """GHE.com: each enterprise's own subdomain, with its API at ``api.SUBDOMAIN.ghe.com``."""
 
 
-_URL_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
-_S3_BUCKET: Final = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+URL_SCHEME_PATTERN: Final = r"[A-Za-z][A-Za-z0-9+.-]*"
+S3_BUCKET_PATTERN: Final = r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+"""A URL's scheme, and an S3 bucket name as a state location takes it (the config's
+schema uses both)."""
+_URL_SCHEME: Final = re.compile(f"({URL_SCHEME_PATTERN})://")
+_S3_BUCKET: Final = re.compile(S3_BUCKET_PATTERN)
 STATE_FORMS: Final = "the state is a local path or s3://BUCKET/PREFIX/"
 
 

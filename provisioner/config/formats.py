@@ -14,7 +14,13 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from provisioner.hosts import STATE_FORMS, check_api_url, state_location_problem
+from provisioner.hosts import (
+    S3_BUCKET_PATTERN,
+    STATE_FORMS,
+    URL_SCHEME_PATTERN,
+    check_api_url,
+    state_location_problem,
+)
 
 _STRICT: Final = ConfigDict(frozen=True, extra="forbid", strict=True)
 DURATION_PATTERN: Final = r"^(?=[0-9])(?:[0-9]+d)?(?:[0-9]+h)?(?:[0-9]+m)?(?:[0-9]+s)?$"
@@ -27,8 +33,8 @@ CONFIG_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 # Where the state lives: s3://BUCKET/PREFIX/ (an S3 bucket name), else a local path that
 # looks like no URL (gs://, S3://) and no S3: typo (for editors; validation says why).
 STATE_PATTERN: Final = (
-    r"^(?:s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/[^\x00]*)?"
-    r"|(?![Ss]3:|[A-Za-z][A-Za-z0-9+.-]*://)[^\x00]{1,4096})$"
+    rf"^(?:s3://{S3_BUCKET_PATTERN}(?:/[^\x00]*)?"
+    rf"|(?![Ss]3:|{URL_SCHEME_PATTERN}://)[^\x00]{{1,4096}})$"
 )
 SOURCE_KEYS: Final = ("env", "file", "command", "aws_secretsmanager", "aws_ssm")
 
